@@ -1,0 +1,5 @@
+"""Allows `python -m calma`."""
+
+from calma.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Settings: every tunable of a hub node, with the embedded defaults.
+
+Owns the defaults and their validation; must not read files or start anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+@dataclass(frozen=True)
+class RoomLimits:
+    """Per-room and per-connection limits, each enforced with a close code."""
+
+    max_frame_bytes: int = 1024 * 1024
+    max_document_bytes: int = 32 * 1024 * 1024
+    max_connections_per_room: int = 2000
+    max_awareness_state_bytes: int = 8 * 1024
+    max_outbox_bytes: int = 8 * 1024 * 1024
+    room_name_pattern: str = ROOM_NAME_PATTERN
+
+    def room_name_ok(self, name: str) -> bool:
+        return re.fullmatch(self.room_name_pattern, name) is not None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `calma serve` can be told."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("calma-data")
+    static_dir: Path | None = None
+    limits: RoomLimits = field(default_factory=RoomLimits)
+    # Group commit: how long the first append of a batch waits for company.
+    group_commit_window_s: float = 0.002
+    group_commit_max_batch: int = 512
+    # Compaction: fold the update log into a snapshot once it holds this many updates.
+    compact_after_updates: int = 500
+    # Awareness: at most one combined relay per room per interval.
+    awareness_interval_s: float = 0.05
+    # A room with no connections is unloaded after this long.
+    room_idle_s: float = 30.0
+    # SQLite synchronous mode: FULL survives power loss; NORMAL survives process crashes.
+    sqlite_synchronous: str = "FULL"
+    log_level: str = "info"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "calma.sqlite3"

@@ -1,0 +1,59 @@
+"""Presence for one room: the latest awareness state of every client id, merged.
+
+Owns which states are current and which changed since the last relay. Holding
+only the newest state per client id is what lets a room relay presence at a
+bounded rate however often clients send it.
+"""
+
+from __future__ import annotations
+
+from calma.hub.protocol import AwarenessEntry
+
+REMOVED = "null"
+
+
+class AwarenessRelay:
+    """Merges awareness entries by client id and clock, as Yjs's awareness protocol does."""
+
+    def __init__(self) -> None:
+        self._clocks: dict[int, int] = {}
+        self._states: dict[int, AwarenessEntry] = {}
+        self._dirty: dict[int, AwarenessEntry] = {}
+
+    def merge(self, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
+        """Apply entries; return those that were newer than what the room knew."""
+        accepted = []
+        for entry in entries:
+            known = self._clocks.get(entry.client_id)
+            newer = known is None or entry.clock > known
+            removal_at_same_clock = (
+                known == entry.clock and entry.state == REMOVED and entry.client_id in self._states
+            )
+            if not (newer or removal_at_same_clock):
+                continue
+            self._clocks[entry.client_id] = entry.clock
+            if entry.state == REMOVED:
+                self._states.pop(entry.client_id, None)
+            else:
+                self._states[entry.client_id] = entry
+            self._dirty[entry.client_id] = entry
+            accepted.append(entry)
+        return accepted
+
+    def remove(self, client_ids: set[int]) -> None:
+        """Mark clients as gone (their connection closed), as a newer 'null' state."""
+        for client_id in client_ids:
+            if client_id in self._states:
+                clock = self._clocks[client_id] + 1
+                self.merge([AwarenessEntry(client_id, clock, REMOVED)])
+
+    def take_changes(self) -> list[AwarenessEntry]:
+        changes = list(self._dirty.values())
+        self._dirty.clear()
+        return changes
+
+    def has_changes(self) -> bool:
+        return bool(self._dirty)
+
+    def current(self) -> list[AwarenessEntry]:
+        return list(self._states.values())

@@ -1,0 +1,297 @@
+"""One live room: its Yjs document, its connections, presence and compaction.
+
+Every document update is validated, made durable through group commit, and
+only then applied to the room's document and relayed to the other
+connections. The room is served only after it has been rebuilt from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import anyio
+import pycrdt
+
+from calma.config import RoomLimits
+from calma.hub.awareness import AwarenessRelay
+from calma.hub.close_codes import CloseCode, RoomClosed
+from calma.hub.connection import Connection
+from calma.hub.protocol import (
+    AuthMessage,
+    AwarenessMessage,
+    Message,
+    ProtocolError,
+    QueryAwarenessMessage,
+    SyncMessage,
+    SyncType,
+    decode_awareness,
+    encode_auth_denied,
+    encode_awareness,
+    encode_sync,
+)
+from calma.observability import metrics
+from calma.store import GroupCommit, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+EMPTY_UPDATE = b"\x00\x00"
+
+
+class Room:
+    """A board room loaded in memory on this node."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        store: Store,
+        commit: GroupCommit,
+        limits: RoomLimits,
+        compact_after_updates: int,
+        awareness_interval_s: float,
+        idle_s: float,
+    ) -> None:
+        self.name = name
+        self.doc = pycrdt.Doc()
+        self.connections: set[Connection] = set()
+        self.holders = 0
+        self.ready = anyio.Event()
+        self.load_error: Exception | None = None
+        self.byte_size = 0
+        self.updates_since_snapshot = 0
+        self.last_applied_id = 0
+        self.snapshot_upto = 0
+        self._store = store
+        self._commit = commit
+        self._limits = limits
+        self._compact_after = compact_after_updates
+        self._awareness_interval_s = awareness_interval_s
+        self._idle_s = idle_s
+        self._awareness = AwarenessRelay()
+        self._awareness_changed = anyio.Event()
+        self._compaction_wanted = anyio.Event()
+        self._activity = anyio.Event()
+        self._broken: Exception | None = None
+
+    # -- lifecycle -------------------------------------------------------
+
+    async def run(self, unregister: Callable[[], None]) -> None:
+        """Load, then serve until idle for `idle_s` (or broken), then unregister and compact."""
+        try:
+            await self._load()
+        except Exception as exc:
+            log.error("room failed to load", extra={"room": self.name, "error": str(exc)}, exc_info=True)
+            self.load_error = exc
+            unregister()
+            self.ready.set()
+            return
+        self.ready.set()
+        metrics.ROOMS.inc()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._relay_awareness)
+                tg.start_soon(self._compact_when_wanted)
+                await self._serve_until_idle()
+                unregister()  # no await since the idle check: nobody can join this instance now
+                tg.cancel_scope.cancel()
+            if self._broken is None and self.updates_since_snapshot > 0:
+                await self.compact()
+        finally:
+            metrics.ROOMS.dec()
+
+    async def _load(self) -> None:
+        record = await self._store.load_room(self.name)
+        try:
+            if record.snapshot is not None:
+                self.doc.apply_update(record.snapshot)
+            if record.updates:
+                self.doc.apply_update(pycrdt.merge_updates(*(u for _, u in record.updates)))
+        except ValueError as exc:
+            raise StoreError(f"room {self.name!r} holds an update that does not decode: {exc}") from exc
+        self.snapshot_upto = record.snapshot_upto
+        self.last_applied_id = record.last_id
+        self.byte_size = record.byte_size
+        self.updates_since_snapshot = len(record.updates)
+        if self.updates_since_snapshot >= self._compact_after:
+            self._compaction_wanted.set()
+        log.info(
+            "room loaded",
+            extra={"room": self.name, "updates_replayed": len(record.updates), "bytes": record.byte_size},
+        )
+
+    async def _serve_until_idle(self) -> None:
+        while self._broken is None:
+            activity = self._activity
+            if self.holders == 0:
+                with anyio.move_on_after(self._idle_s):
+                    await activity.wait()
+                if not activity.is_set() and self.holders == 0:
+                    return
+            else:
+                await activity.wait()
+            if activity.is_set():
+                self._activity = anyio.Event()
+
+    def hold(self) -> None:
+        self.holders += 1
+        self._activity.set()
+
+    def release(self) -> None:
+        self.holders -= 1
+        self._activity.set()
+
+    def _break(self, exc: Exception) -> None:
+        """The in-memory document can no longer be trusted: close everyone; the next join reloads."""
+        log.error("room broken; closing its connections", extra={"room": self.name, "error": str(exc)})
+        self._broken = exc
+        for connection in list(self.connections):
+            connection.close(RoomClosed(CloseCode.INTERNAL_ERROR, "room failed; reconnect to reload it"))
+        self._activity.set()
+
+    # -- connections -----------------------------------------------------
+
+    def join(self, connection: Connection) -> None:
+        if self._broken is not None:
+            raise RoomClosed(CloseCode.INTERNAL_ERROR, "room failed; reconnect to reload it")
+        if len(self.connections) >= self._limits.max_connections_per_room:
+            raise RoomClosed(
+                CloseCode.ROOM_FULL, f"room already has {self._limits.max_connections_per_room} connections"
+            )
+        self.connections.add(connection)
+        connection.send(encode_sync(SyncType.STEP1, self.doc.get_state()))
+        present = self._awareness.current()
+        if present:
+            connection.send(encode_awareness(present))
+
+    def leave(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        if connection.awareness_ids:
+            self._awareness.remove(connection.awareness_ids)
+            self._awareness_changed.set()
+
+    async def handle(self, connection: Connection, message: Message) -> None:
+        """Act on one decoded message from a connection; raise RoomClosed to end it."""
+        if isinstance(message, SyncMessage):
+            if message.kind is SyncType.STEP1:
+                self._answer_step1(connection, message.payload)
+            else:
+                await self._receive_update(connection, message.payload)
+        elif isinstance(message, AwarenessMessage):
+            self._receive_awareness(connection, message.update)
+        elif isinstance(message, QueryAwarenessMessage):
+            present = self._awareness.current()
+            if present:
+                connection.send(encode_awareness(present))
+        elif isinstance(message, AuthMessage):
+            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, "auth messages are sent by the server only")
+
+    def _answer_step1(self, connection: Connection, state_vector: bytes) -> None:
+        try:
+            diff = self.doc.get_update(state_vector)
+        except ValueError as exc:
+            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"bad state vector in sync step 1: {exc}") from exc
+        connection.send(encode_sync(SyncType.STEP2, diff))
+
+    async def _receive_update(self, connection: Connection, update: bytes) -> None:
+        if update == EMPTY_UPDATE:
+            return
+        if connection.read_only:
+            metrics.UPDATES_DROPPED_READONLY.inc()
+            if not connection.told_read_only:
+                connection.told_read_only = True
+                connection.send(encode_auth_denied("read-only connection: document updates are dropped"))
+            return
+        try:
+            pycrdt.get_state(update)
+        except ValueError as exc:
+            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not decode: {exc}") from exc
+        if self.byte_size + len(update) > self._limits.max_document_bytes:
+            raise RoomClosed(
+                CloseCode.DOCUMENT_TOO_LARGE,
+                f"update would make the document exceed {self._limits.max_document_bytes} bytes",
+            )
+        try:
+            await self._commit.append(self.name, update, lambda update_id: self._apply_durable(update_id, update, connection))
+        except StoreError as exc:
+            raise RoomClosed(CloseCode.INTERNAL_ERROR, "could not store the update; reconnect to retry") from exc
+
+    def _apply_durable(self, update_id: int, update: bytes, origin: Connection) -> None:
+        """Runs right after the update's transaction committed: apply, then relay."""
+        try:
+            self.doc.apply_update(update)
+        except ValueError as exc:
+            self._break(exc)
+            return
+        self.last_applied_id = update_id
+        self.byte_size += len(update)
+        self.updates_since_snapshot += 1
+        metrics.UPDATES.inc()
+        frame = encode_sync(SyncType.UPDATE, update)
+        for connection in self.connections:
+            if connection is not origin:
+                connection.send(frame)
+        if self.updates_since_snapshot >= self._compact_after:
+            self._compaction_wanted.set()
+
+    def _receive_awareness(self, connection: Connection, update: bytes) -> None:
+        try:
+            entries = decode_awareness(update)
+        except ProtocolError as exc:
+            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"bad awareness update: {exc}") from exc
+        limit = self._limits.max_awareness_state_bytes
+        for entry in entries:
+            if len(entry.state) > limit:
+                raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"awareness state exceeds {limit} bytes")
+        for entry in self._awareness.merge(entries):
+            if entry.state == "null":
+                connection.awareness_ids.discard(entry.client_id)
+            else:
+                connection.awareness_ids.add(entry.client_id)
+        if self._awareness.has_changes():
+            self._awareness_changed.set()
+
+    # -- background work -------------------------------------------------
+
+    async def _relay_awareness(self) -> None:
+        """Relay merged presence to everyone, at most once per interval."""
+        while True:
+            await self._awareness_changed.wait()
+            self._awareness_changed = anyio.Event()
+            changes = self._awareness.take_changes()
+            if changes:
+                frame = encode_awareness(changes)
+                for connection in self.connections:
+                    connection.send(frame)
+                metrics.AWARENESS_RELAYS.inc()
+            await anyio.sleep(self._awareness_interval_s)
+
+    async def _compact_when_wanted(self) -> None:
+        while True:
+            await self._compaction_wanted.wait()
+            self._compaction_wanted = anyio.Event()
+            await self.compact()
+
+    async def compact(self) -> None:
+        """Fold the update log into a snapshot of the document as applied so far.
+
+        The snapshot and the id it covers are taken together, with no await in
+        between, so updates committed later keep their log rows.
+        """
+        upto = self.last_applied_id
+        if upto <= self.snapshot_upto:
+            return
+        snapshot = self.doc.get_update()
+        previous = (self.byte_size, self.updates_since_snapshot)
+        self.byte_size = len(snapshot)
+        self.updates_since_snapshot = 0
+        try:
+            folded = await self._store.write_snapshot(self.name, snapshot, upto)
+        except StoreError as exc:
+            log.error("compaction failed; the log stays as it is", extra={"room": self.name, "error": str(exc)})
+            self.byte_size += previous[0] - len(snapshot)
+            self.updates_since_snapshot += previous[1]
+            return
+        self.snapshot_upto = upto
+        metrics.COMPACTIONS.inc()
+        log.info("room compacted", extra={"room": self.name, "folded": folded, "snapshot_bytes": len(snapshot)})

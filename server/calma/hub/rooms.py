@@ -1,0 +1,57 @@
+"""The rooms this node serves: created on first join, loaded once, unloaded when idle."""
+
+from __future__ import annotations
+
+import logging
+
+from anyio.abc import TaskGroup
+
+from calma.config import Settings
+from calma.hub.close_codes import CloseCode, RoomClosed
+from calma.hub.room import Room
+from calma.store import GroupCommit, Store
+
+log = logging.getLogger(__name__)
+
+
+class RoomManager:
+    """Hands out loaded rooms; each room's lifetime is a task in the manager's task group."""
+
+    def __init__(self, settings: Settings, store: Store, commit: GroupCommit, task_group: TaskGroup) -> None:
+        self._settings = settings
+        self._store = store
+        self._commit = commit
+        self._task_group = task_group
+        self._rooms: dict[str, Room] = {}
+
+    def __len__(self) -> int:
+        return len(self._rooms)
+
+    def get_loaded(self, name: str) -> Room | None:
+        return self._rooms.get(name)
+
+    async def acquire(self, name: str) -> Room:
+        """The room, loaded from the store; the caller must `release` it."""
+        room = self._rooms.get(name)
+        if room is None:
+            room = Room(
+                name,
+                store=self._store,
+                commit=self._commit,
+                limits=self._settings.limits,
+                compact_after_updates=self._settings.compact_after_updates,
+                awareness_interval_s=self._settings.awareness_interval_s,
+                idle_s=self._settings.room_idle_s,
+            )
+            self._rooms[name] = room
+            self._task_group.start_soon(room.run, lambda: self._unregister(room), name=f"room:{name}")
+        room.hold()
+        await room.ready.wait()
+        if room.load_error is not None:
+            room.release()
+            raise RoomClosed(CloseCode.INTERNAL_ERROR, "room could not be loaded from the store")
+        return room
+
+    def _unregister(self, room: Room) -> None:
+        if self._rooms.get(room.name) is room:
+            del self._rooms[room.name]

@@ -1,0 +1,139 @@
+"""The SQLite store of record (the embedded default): one file, WAL journal.
+
+All statements run on one connection in a worker thread, one at a time, so the
+event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+
+from calma.store.base import AppendRequest, RoomRecord, StoreError
+from calma.store.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class SQLiteStore:
+    """Store of record in a SQLite file with write-ahead logging."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError(f"unsupported SQLite synchronous mode {synchronous!r}")
+        self.path = path
+        self._synchronous = synchronous.upper()
+        self._conn: sqlite3.Connection | None = None
+        self._limiter = anyio.CapacityLimiter(1)
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await anyio.to_thread.run_sync(self._open_sync, limiter=self._limiter)
+
+    def _open_sync(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._conn = conn
+        self._migrate(conn)
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+            " applied_at REAL NOT NULL)"
+        )
+        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            log.info("applying migration %d: %s", migration.version, migration.description)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in migration.sqlite.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.description, time.time()),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+
+    async def _run(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise StoreError(f"store {self.path} is not open")
+
+        def call() -> T:
+            try:
+                return func(conn)
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"SQLite error on {self.path}: {exc}") from exc
+
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    async def append_batch(self, requests: list[AppendRequest]) -> list[int]:
+        def write(conn: sqlite3.Connection) -> list[int]:
+            conn.execute("BEGIN IMMEDIATE")
+            ids = [
+                conn.execute("INSERT INTO room_updates (room, data) VALUES (?, ?)", (r.room, r.update)).lastrowid
+                for r in requests
+            ]
+            conn.execute("COMMIT")
+            return [int(i) for i in ids if i is not None]
+
+        return await self._run(write)
+
+    async def load_room(self, room: str) -> RoomRecord:
+        def read(conn: sqlite3.Connection) -> RoomRecord:
+            conn.execute("BEGIN")
+            try:
+                row = conn.execute("SELECT data, upto_id FROM room_snapshots WHERE room = ?", (room,)).fetchone()
+                snapshot, upto = (bytes(row[0]), int(row[1])) if row else (None, 0)
+                updates = [
+                    (int(i), bytes(d))
+                    for i, d in conn.execute(
+                        "SELECT id, data FROM room_updates WHERE room = ? AND id > ? ORDER BY id", (room, upto)
+                    )
+                ]
+            finally:
+                conn.execute("COMMIT")
+            return RoomRecord(snapshot, upto, updates)
+
+        return await self._run(read)
+
+    async def write_snapshot(self, room: str, snapshot: bytes, upto_id: int) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO room_snapshots (room, data, upto_id, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (room) DO UPDATE SET data = excluded.data, upto_id = excluded.upto_id,"
+                " updated_at = excluded.updated_at WHERE excluded.upto_id >= room_snapshots.upto_id",
+                (room, snapshot, upto_id, time.time()),
+            )
+            deleted = conn.execute("DELETE FROM room_updates WHERE room = ? AND id <= ?", (room, upto_id)).rowcount
+            conn.execute("COMMIT")
+            return int(deleted)
+
+        return await self._run(write)
+
+    async def check(self) -> None:
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
