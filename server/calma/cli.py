@@ -37,6 +37,9 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_config=None,
+        # The sans-I/O implementation hands every frame that arrived before a close to the app, in order;
+        # the legacy one reports the disconnect as soon as the socket drops, discarding frames it had read.
+        ws="websockets-sansio",
         ws_max_size=limits.max_frame_bytes + 1024,  # bigger frames: uvicorn closes with 1009 itself
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,

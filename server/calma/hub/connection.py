@@ -74,8 +74,11 @@ class Connection:
             self._outbox_bytes = 0
             self._wakeup.set()
 
-    async def run_sender(self) -> None:
-        """Send queued frames in order until the connection is closed or the client goes away."""
+    async def run_sender(self) -> bool:
+        """Send queued frames in order until the connection is closed or the client goes away.
+
+        Returns True when this side closed the connection, False when the client had gone.
+        """
         websocket = self.websocket
         outbox = self._outbox
         try:
@@ -94,7 +97,9 @@ class Connection:
                         "closing connection", extra={"code": int(closed.code), "reason": closed.reason}
                     )
                     await websocket.close(code=int(closed.code), reason=closed.reason)
-                    return
-        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
-            # The client went away while we were sending; the receive side sees it too.
+                    return True
+        except (WebSocketDisconnect, OSError) as exc:
+            # The client went away while we were sending. The receive side still hands us
+            # every frame the client sent before it left, then the disconnect.
             log.debug("send to a departed client failed: %s", exc)
+            return False

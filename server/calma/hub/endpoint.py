@@ -40,8 +40,8 @@ async def serve_room(websocket: WebSocket, rooms: RoomManager, authorizer: RoomA
         async with anyio.create_task_group() as tg:
 
             async def send_then_stop() -> None:
-                await connection.run_sender()
-                tg.cancel_scope.cancel()
+                if await connection.run_sender():
+                    tg.cancel_scope.cancel()  # we closed it: stop reading too
 
             tg.start_soon(send_then_stop)
             try:
