@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 
 from calma import __version__
 from calma.config import Settings
+from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.endpoint import serve_room
 from calma.hub.permissions import OpenRooms, RoomAuthorizer
 from calma.hub.rooms import RoomManager
@@ -71,6 +72,13 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
             raise RuntimeError("the app is not running (its lifespan has not started)")
         return services
 
+    async def drain() -> None:
+        """Close every room connection with 1001 "server shutting down" before the server stops."""
+        if services is not None:
+            await services.rooms.close_everyone(
+                RoomClosed(CloseCode.GOING_AWAY, "server shutting down"), timeout_s=settings.drain_timeout_s
+            )
+
     async def room_route(websocket: WebSocket) -> None:
         await serve_room(websocket, running().rooms, the_authorizer, settings.limits)
 
@@ -98,4 +106,6 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     else:
         log.warning("client not built; serving a notice at /", extra={"static_dir": str(static_dir)})
         routes.append(Route("/", client_missing))
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.drain = drain
+    return app

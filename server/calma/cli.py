@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,15 @@ from calma.config import RoomLimits, Settings
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    class HubServer(uvicorn.Server):
+        """uvicorn, but room connections get 1001 "server shutting down" before uvicorn's own close."""
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:
+                server.close()  # no new connections while we drain
+            await app.state.drain()
+            await super().shutdown(sockets)
 
     from calma.app import create_app
     from calma.observability.logs import configure
@@ -32,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -46,6 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
         backlog=4096,
         timeout_graceful_shutdown=5,
     )
+    HubServer(config).run()
     return 0
 
 

@@ -47,6 +47,8 @@ class Settings:
     room_idle_s: float = 30.0
     # SQLite synchronous mode: FULL survives power loss; NORMAL survives process crashes.
     sqlite_synchronous: str = "FULL"
+    # On shutdown, how long to wait for connections to take their 1001 close.
+    drain_timeout_s: float = 2.0
     log_level: str = "info"
 
     @property

@@ -55,7 +55,7 @@ async def serve_room(websocket: WebSocket, rooms: RoomManager, authorizer: RoomA
         await websocket.close(code=int(closed.code), reason=closed.reason)
     finally:
         room.leave(connection)
-        room.release()
+        rooms.release(room)
         metrics.CONNECTIONS.dec()
 
 

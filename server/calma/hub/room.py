@@ -141,12 +141,15 @@ class Room:
         self.holders -= 1
         self._activity.set()
 
+    def close_everyone(self, closed: RoomClosed) -> None:
+        for connection in list(self.connections):
+            connection.close(closed)
+
     def _break(self, exc: Exception) -> None:
         """The in-memory document can no longer be trusted: close everyone; the next join reloads."""
         log.error("room broken; closing its connections", extra={"room": self.name, "error": str(exc)})
         self._broken = exc
-        for connection in list(self.connections):
-            connection.close(RoomClosed(CloseCode.INTERNAL_ERROR, "room failed; reconnect to reload it"))
+        self.close_everyone(RoomClosed(CloseCode.INTERNAL_ERROR, "room failed; reconnect to reload it"))
         self._activity.set()
 
     # -- connections -----------------------------------------------------

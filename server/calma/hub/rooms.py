@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from anyio.abc import TaskGroup
 
 from calma.config import Settings
@@ -23,6 +24,8 @@ class RoomManager:
         self._commit = commit
         self._task_group = task_group
         self._rooms: dict[str, Room] = {}
+        self._holders = 0
+        self._all_released = anyio.Event()
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -46,11 +49,28 @@ class RoomManager:
             self._rooms[name] = room
             self._task_group.start_soon(room.run, lambda: self._unregister(room), name=f"room:{name}")
         room.hold()
+        self._holders += 1
         await room.ready.wait()
         if room.load_error is not None:
-            room.release()
+            self.release(room)
             raise RoomClosed(CloseCode.INTERNAL_ERROR, "room could not be loaded from the store")
         return room
+
+    def release(self, room: Room) -> None:
+        room.release()
+        self._holders -= 1
+        if self._holders == 0:
+            self._all_released.set()
+            self._all_released = anyio.Event()
+
+    async def close_everyone(self, closed: RoomClosed, timeout_s: float) -> None:
+        """Close every connection with `closed`'s code and reason; wait (bounded) until all are gone."""
+        for room in list(self._rooms.values()):
+            room.close_everyone(closed)
+        if self._holders == 0:
+            return
+        with anyio.move_on_after(timeout_s):
+            await self._all_released.wait()
 
     def _unregister(self, room: Room) -> None:
         if self._rooms.get(room.name) is room:
