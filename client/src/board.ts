@@ -1,0 +1,82 @@
+/**
+ * Typed access to a board room's Yjs document (shared_schema/board.json):
+ * the top-level Y.Array "labels" of Y.Map {id, text, author, createdAt}.
+ * Remote content is untrusted: readers skip entries that do not fit the schema.
+ */
+import * as Y from 'yjs'
+
+export const LABELS_KEY = 'labels'
+export const MAX_TEXT_LENGTH = 500
+export const MAX_AUTHOR_LENGTH = 80
+
+export interface Label {
+  readonly id: string
+  readonly text: string
+  readonly author: string
+  /** Milliseconds since the epoch, on the author's clock. */
+  readonly createdAt: number
+}
+
+type LabelMap = Y.Map<string | number>
+
+/** The room's label array (created on first access, as Yjs does for top-level types). */
+export function labelsArray (doc: Y.Doc): Y.Array<LabelMap> {
+  return doc.getArray<LabelMap>(LABELS_KEY)
+}
+
+/** Convert one array entry to a Label, or undefined when it does not fit the schema. */
+export function toLabel (entry: unknown): Label | undefined {
+  if (!(entry instanceof Y.Map)) return undefined
+  const id: unknown = entry.get('id')
+  const text: unknown = entry.get('text')
+  const author: unknown = entry.get('author')
+  const createdAt: unknown = entry.get('createdAt')
+  if (typeof text !== 'string' || typeof author !== 'string') return undefined
+  return {
+    id: typeof id === 'string' ? id : '',
+    text: text.slice(0, MAX_TEXT_LENGTH),
+    author: author.slice(0, MAX_AUTHOR_LENGTH),
+    createdAt: typeof createdAt === 'number' && Number.isFinite(createdAt) ? createdAt : 0,
+  }
+}
+
+/** All well-formed labels, in document order. */
+export function readLabels (doc: Y.Doc): Label[] {
+  const labels: Label[] = []
+  for (const entry of labelsArray(doc).toArray()) {
+    const label = toLabel(entry)
+    if (label !== undefined) labels.push(label)
+  }
+  return labels
+}
+
+function randomId (): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID()
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Append a label; throws RangeError when text or author are empty or too long. */
+export function addLabel (doc: Y.Doc, text: string, author: string): Label {
+  const cleanText = text.trim()
+  const cleanAuthor = author.trim()
+  if (cleanText.length === 0 || cleanText.length > MAX_TEXT_LENGTH) {
+    throw new RangeError(`label text must be 1-${MAX_TEXT_LENGTH} characters`)
+  }
+  if (cleanAuthor.length === 0 || cleanAuthor.length > MAX_AUTHOR_LENGTH) {
+    throw new RangeError(`author must be 1-${MAX_AUTHOR_LENGTH} characters`)
+  }
+  const label: Label = { id: randomId(), text: cleanText, author: cleanAuthor, createdAt: Date.now() }
+  const map: LabelMap = new Y.Map<string | number>(Object.entries(label))
+  labelsArray(doc).push([map])
+  return label
+}
+
+/** Call `listener` with the current labels now and after every change; returns an unsubscribe. */
+export function observeLabels (doc: Y.Doc, listener: (labels: Label[]) => void): () => void {
+  const array = labelsArray(doc)
+  const handler = (): void => { listener(readLabels(doc)) }
+  array.observeDeep(handler)
+  handler()
+  return () => { array.unobserveDeep(handler) }
+}
