@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what CALMA Studio needs into this checkout: a Python venv (.venv), the client's npm
+# packages, and the built client (client/dist). `--test` adds the test tools and Debian's chromium.
+# Safe to run again: each step is skipped when it is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+with_tests=0
+if [[ "${1:-}" == "--test" ]]; then extras="[test]"; with_tests=1; fi
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+  echo "CALMA Studio needs Python 3.11 or newer; $python is $("$python" --version 2>&1)." >&2
+  exit 1
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  echo "==> creating .venv"
+  "$python" -m venv .venv
+fi
+echo "==> installing Python packages${extras:+ (with test tools)}"
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".${extras}"
+
+echo "==> installing and building the browser client"
+if [[ ! -d client/node_modules ]] || [[ client/package-lock.json -nt client/node_modules/.package-lock.json ]]; then
+  npm ci --prefix client --no-audit --no-fund --loglevel=error
+fi
+npm run build --prefix client --silent
+
+if [[ $with_tests == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing Debian's chromium for the browser tests"
+  sudo_cmd=""
+  if [[ $(id -u) != 0 ]]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+echo "==> setup done"
