@@ -219,7 +219,29 @@ class Room:
         except StoreError as exc:
             raise RoomClosed(CloseCode.INTERNAL_ERROR, "could not store the update; reconnect to retry") from exc
 
-    def _apply_durable(self, update_id: int, update: bytes, origin: Connection) -> None:
+    async def write_as_server(self, change: Callable[[pycrdt.Doc], None]) -> bytes:
+        """Make a change as the server (e.g. to a server-authored control document), durably.
+
+        `change` runs on a copy of the document; the update it produces goes the
+        same way as a client's: stored first, then applied here and relayed to
+        every connection. Returns the update (empty if the change did nothing).
+        """
+        copy = pycrdt.Doc()
+        copy.apply_update(self.doc.get_update())
+        updates: list[bytes] = []
+        subscription = copy.observe(lambda event: updates.append(event.update))
+        try:
+            with copy.transaction():
+                change(copy)
+        finally:
+            copy.unobserve(subscription)
+        if not updates:
+            return b""
+        update = pycrdt.merge_updates(*updates) if len(updates) > 1 else updates[0]
+        await self._commit.append(self.name, update, lambda update_id: self._apply_durable(update_id, update, None))
+        return update
+
+    def _apply_durable(self, update_id: int, update: bytes, origin: Connection | None) -> None:
         """Runs right after the update's transaction committed: apply, then relay."""
         try:
             self.doc.apply_update(update)
