@@ -36,6 +36,8 @@ from calma.store import GroupCommit, Store, StoreError
 log = logging.getLogger(__name__)
 
 EMPTY_UPDATE = b"\x00\x00"
+# Presence budget per room: 15 people get a relay every 50 ms; 1,500 get one every 300 ms.
+AWARENESS_FRAMES_PER_S = 5000
 
 
 class Room:
@@ -289,7 +291,12 @@ class Room:
                 for connection in self.connections:
                     connection.send(frame)
                 metrics.AWARENESS_RELAYS.inc()
-            await anyio.sleep(self._awareness_interval_s)
+            await anyio.sleep(self.awareness_interval())
+
+    def awareness_interval(self) -> float:
+        """Seconds between presence relays: the configured interval, stretched in big rooms so
+        presence costs at most AWARENESS_FRAMES_PER_S outgoing frames per second per room."""
+        return max(self._awareness_interval_s, len(self.connections) / AWARENESS_FRAMES_PER_S)
 
     async def _compact_when_wanted(self) -> None:
         while True:
