@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import socket
+import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from calma.config import RoomLimits, Settings
@@ -40,8 +43,16 @@ def _serve(args: argparse.Namespace) -> int:
         limits=limits,
         compact_after_updates=args.compact_after,
         log_level=args.log_level,
+        sandbox_rooms=not args.no_sandbox_rooms,
+        secret_file=Path(args.secret_file) if args.secret_file else None,
     )
-    app = create_app(settings)
+    from calma.access.secret import SecretFileError
+
+    try:
+        app = create_app(settings)
+    except SecretFileError as exc:
+        print(f"calma serve: {exc}", file=sys.stderr)
+        return 1
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -57,6 +68,72 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     HubServer(config).run()
+    return 0
+
+
+def _create_facilitator(args: argparse.Namespace) -> int:
+    import anyio
+
+    from calma.access.accounts import InvalidAccount, create_facilitator
+    from calma.access.admin import open_study_store
+    from calma.studies.store import AlreadyExists
+
+    password = _read_password(args.password_stdin)
+    settings = Settings(data_dir=Path(args.data_dir))
+
+    async def create() -> str:
+        async with open_study_store(settings.database_path) as store:
+            facilitator = await create_facilitator(store, args.email, args.name, password)
+        return f"created facilitator {facilitator.email} ({facilitator.name}), id {facilitator.id}"
+
+    try:
+        print(anyio.run(create))
+    except (InvalidAccount, AlreadyExists) as exc:
+        print(f"calma admin create-facilitator: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise SystemExit("calma admin create-facilitator: the passwords differ")
+    return password
+
+
+def _token(args: argparse.Namespace) -> int:
+    import anyio
+
+    from calma.access.admin import AdminError, issue_token, open_study_store, signer_for
+    from calma.access.secret import SecretFileError
+    from calma.studies.model import Role
+
+    settings = Settings(data_dir=Path(args.data_dir), secret_file=Path(args.secret_file) if args.secret_file else None)
+
+    async def issue() -> str:
+        signer = signer_for(settings.secret_path)
+        async with open_study_store(settings.database_path) as store:
+            issued = await issue_token(
+                store,
+                signer,
+                study_id=args.study,
+                group_id=args.group,
+                role=Role(args.role),
+                ttl_s=args.ttl,
+                name=args.name,
+            )
+        expires = datetime.fromtimestamp(issued.invite.expires_at, tz=UTC).isoformat()
+        who = f"participant {issued.participant.id} ({issued.participant.display_name!r})" if issued.participant else args.role
+        print(f"token for {who} in study {args.study}; invite {issued.invite.id}; expires {expires}", file=sys.stderr)
+        return issued.token
+
+    try:
+        print(anyio.run(issue))
+    except (AdminError, SecretFileError) as exc:
+        print(f"calma admin token: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -78,7 +155,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--compact-after", type=int, default=Settings().compact_after_updates, help="updates per room before a snapshot"
     )
     serve.add_argument("--log-level", default=env("CALMA_LOG_LEVEL", "info"), choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--no-sandbox-rooms",
+        action="store_true",
+        help="refuse rooms outside any study (close 4401/4403); by default they are open to anyone",
+    )
+    serve.add_argument("--secret-file", default=env("CALMA_SECRET_FILE"), help="token secret (default: DATA_DIR/secret.key)")
     serve.set_defaults(handler=_serve)
+
+    admin = commands.add_parser("admin", help="manage accounts and tokens in a data dir (the server may be running)")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+
+    create = admin_commands.add_parser("create-facilitator", help="create a facilitator account")
+    create.add_argument("--data-dir", default=env("CALMA_DATA_DIR", "calma-data"))
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    create.set_defaults(handler=_create_facilitator)
+
+    token = admin_commands.add_parser("token", help="print a token usable as ?token= or `Authorization: Bearer`")
+    token.add_argument("--data-dir", default=env("CALMA_DATA_DIR", "calma-data"))
+    token.add_argument("--secret-file", default=env("CALMA_SECRET_FILE"), help="token secret (default: DATA_DIR/secret.key)")
+    token.add_argument("--study", required=True, help="the study's id")
+    token.add_argument("--group", help="the group's id (required for participant and observer)")
+    token.add_argument("--role", required=True, choices=["participant", "observer", "facilitator"])
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds the token is valid (default: a day)")
+    token.add_argument("--name", default="participant", help="participant: the display name to create or reuse")
+    token.set_defaults(handler=_token)
     return parser
 
 

@@ -50,7 +50,18 @@ class Settings:
     # On shutdown, how long to wait for connections to take their 1001 close.
     drain_timeout_s: float = 2.0
     log_level: str = "info"
+    # Rooms outside any study (the demo page's): open to anyone when True, refused when False.
+    sandbox_rooms: bool = True
+    # The secret that signs tokens; None: `secret.key` in the data dir, created on first start.
+    secret_file: Path | None = None
+    # REST API: the largest request body accepted, and how long a browser session lasts.
+    api_max_body_bytes: int = 256 * 1024
+    session_ttl_s: int = 14 * 24 * 3600
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / "calma.sqlite3"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.secret_file or self.data_dir / "secret.key"

@@ -51,6 +51,178 @@ MIGRATIONS: tuple[Migration, ...] = (
             );
         """,
     ),
+    Migration(
+        version=2,
+        description="studies, groups, people, invites, sessions and progress",
+        sqlite="""
+            CREATE TABLE facilitators (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                created_at REAL NOT NULL
+            );
+            CREATE TABLE studies (
+                id TEXT PRIMARY KEY,
+                owner_id TEXT NOT NULL REFERENCES facilitators (id),
+                name TEXT NOT NULL,
+                context_name TEXT NOT NULL,
+                context_description TEXT NOT NULL,
+                system_prompt TEXT NOT NULL,
+                models TEXT NOT NULL,
+                orientation TEXT NOT NULL,
+                training_name TEXT NOT NULL,
+                training_system_prompt TEXT NOT NULL,
+                training_examples TEXT NOT NULL,
+                stage_order TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            );
+            CREATE INDEX studies_owner ON studies (owner_id, created_at);
+            CREATE TABLE baseline_interactions (
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                prompt TEXT NOT NULL,
+                response TEXT NOT NULL,
+                prompt_reconstructed INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (study_id, id)
+            );
+            CREATE TABLE study_groups (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                UNIQUE (study_id, name),
+                UNIQUE (study_id, id)
+            );
+            CREATE TABLE invites (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                group_id TEXT,
+                role TEXT NOT NULL CHECK (role IN ('participant', 'observer', 'facilitator')),
+                participant_id TEXT REFERENCES participants (id) ON DELETE CASCADE,
+                expires_at REAL NOT NULL,
+                revoked_at REAL,
+                created_by TEXT REFERENCES facilitators (id),
+                created_at REAL NOT NULL,
+                FOREIGN KEY (study_id, group_id) REFERENCES study_groups (study_id, id)
+            );
+            CREATE INDEX invites_study ON invites (study_id, created_at);
+            CREATE TABLE participants (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                group_id TEXT NOT NULL,
+                display_name TEXT NOT NULL,
+                invite_id TEXT REFERENCES invites (id) ON DELETE SET NULL,
+                created_at REAL NOT NULL,
+                FOREIGN KEY (study_id, group_id) REFERENCES study_groups (study_id, id) ON DELETE CASCADE
+            );
+            CREATE INDEX participants_group ON participants (study_id, group_id, created_at);
+            CREATE TABLE participant_progress (
+                participant_id TEXT PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+                stage TEXT NOT NULL CHECK (stage IN ('familiarize', 'interact', 'reflect', 'discuss')),
+                updated_at REAL NOT NULL
+            );
+            CREATE TABLE sessions (
+                token_hash TEXT PRIMARY KEY,
+                role TEXT NOT NULL CHECK (role IN ('participant', 'observer', 'facilitator')),
+                facilitator_id TEXT REFERENCES facilitators (id) ON DELETE CASCADE,
+                participant_id TEXT REFERENCES participants (id) ON DELETE CASCADE,
+                study_id TEXT REFERENCES studies (id) ON DELETE CASCADE,
+                group_id TEXT,
+                display_name TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            );
+            CREATE INDEX sessions_expiry ON sessions (expires_at);
+        """,
+        postgres="""
+            CREATE TABLE facilitators (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE studies (
+                id TEXT PRIMARY KEY,
+                owner_id TEXT NOT NULL REFERENCES facilitators (id),
+                name TEXT NOT NULL,
+                context_name TEXT NOT NULL,
+                context_description TEXT NOT NULL,
+                system_prompt TEXT NOT NULL,
+                models JSONB NOT NULL,
+                orientation TEXT NOT NULL,
+                training_name TEXT NOT NULL,
+                training_system_prompt TEXT NOT NULL,
+                training_examples JSONB NOT NULL,
+                stage_order JSONB NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX studies_owner ON studies (owner_id, created_at);
+            CREATE TABLE baseline_interactions (
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                prompt TEXT NOT NULL,
+                response TEXT NOT NULL,
+                prompt_reconstructed BOOLEAN NOT NULL DEFAULT FALSE,
+                PRIMARY KEY (study_id, id)
+            );
+            CREATE TABLE study_groups (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                UNIQUE (study_id, name),
+                UNIQUE (study_id, id)
+            );
+            CREATE TABLE invites (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                group_id TEXT,
+                role TEXT NOT NULL CHECK (role IN ('participant', 'observer', 'facilitator')),
+                participant_id TEXT,
+                expires_at DOUBLE PRECISION NOT NULL,
+                revoked_at DOUBLE PRECISION,
+                created_by TEXT REFERENCES facilitators (id),
+                created_at DOUBLE PRECISION NOT NULL,
+                FOREIGN KEY (study_id, group_id) REFERENCES study_groups (study_id, id)
+            );
+            CREATE INDEX invites_study ON invites (study_id, created_at);
+            CREATE TABLE participants (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                group_id TEXT NOT NULL,
+                display_name TEXT NOT NULL,
+                invite_id TEXT REFERENCES invites (id) ON DELETE SET NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                FOREIGN KEY (study_id, group_id) REFERENCES study_groups (study_id, id) ON DELETE CASCADE
+            );
+            CREATE INDEX participants_group ON participants (study_id, group_id, created_at);
+            ALTER TABLE invites ADD CONSTRAINT invites_participant_id_fkey
+                FOREIGN KEY (participant_id) REFERENCES participants (id) ON DELETE CASCADE;
+            CREATE TABLE participant_progress (
+                participant_id TEXT PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+                stage TEXT NOT NULL CHECK (stage IN ('familiarize', 'interact', 'reflect', 'discuss')),
+                updated_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE sessions (
+                token_hash TEXT PRIMARY KEY,
+                role TEXT NOT NULL CHECK (role IN ('participant', 'observer', 'facilitator')),
+                facilitator_id TEXT REFERENCES facilitators (id) ON DELETE CASCADE,
+                participant_id TEXT REFERENCES participants (id) ON DELETE CASCADE,
+                study_id TEXT REFERENCES studies (id) ON DELETE CASCADE,
+                group_id TEXT,
+                display_name TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX sessions_expiry ON sessions (expires_at);
+        """,
+    ),
 )
 
 

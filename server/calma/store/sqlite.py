@@ -42,6 +42,7 @@ class SQLiteStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA foreign_keys=ON")  # the study tables declare theirs; the room log has none
         self._conn = conn
         self._migrate(conn)
 
@@ -74,6 +75,14 @@ class SQLiteStore:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+
+    async def run(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `func` on the store's connection in its worker thread, after any statement already queued.
+
+        For sibling stores that share this file and connection (the study store);
+        sqlite3 errors become StoreError and an open transaction is rolled back.
+        """
+        return await self._run(func)
 
     async def _run(self, func: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn

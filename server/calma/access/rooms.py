@@ -1,0 +1,75 @@
+"""The authorizer for websocket rooms: study rooms by role, sandbox rooms by the server's setting.
+
+Study rooms (`calma.studies.rooms`) admit a handshake only with a live session
+cookie or `?token=` whose principal `policy.room_permission` lets in:
+no credentials, or credentials that do not check out, close with 4401; a
+principal that may not enter closes with 4403 (whether or not the room's study
+exists, so ids do not leak). Sandbox rooms (any other name) are open to anyone
+unless the server runs with `--no-sandbox-rooms`. `?observe=1` asks for a
+read-only connection anywhere; it never grants more.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.websockets import WebSocket
+
+from calma.access import policy
+from calma.access.authenticate import AuthenticationError, Authenticator
+from calma.access.principal import Principal
+from calma.access.tokens import TokenRejected
+from calma.hub.close_codes import CloseCode, RoomClosed
+from calma.hub.connection import Permission
+from calma.hub.permissions import OpenRooms
+from calma.store import StoreError
+from calma.studies.rooms import STUDY_ROOM_FORMAT, RoomKind, is_study_room, parse_study_room
+from calma.studies.store import StudyStore
+
+log = logging.getLogger(__name__)
+
+
+class StudyRoomAuthorizer:
+    def __init__(self, store: StudyStore, authenticator: Authenticator, *, sandbox_rooms: bool) -> None:
+        self._store = store
+        self._authenticator = authenticator
+        self._sandbox_rooms = sandbox_rooms
+        self._sandbox = OpenRooms()
+
+    async def authorize(self, websocket: WebSocket, room: str) -> Permission:
+        if not is_study_room(room):
+            return await self._authorize_sandbox(websocket, room)
+        parsed = parse_study_room(room)
+        if parsed is None:
+            raise RoomClosed(CloseCode.BAD_ROOM_NAME, f"study rooms are named {STUDY_ROOM_FORMAT}")
+        try:
+            principal = await self._principal(websocket)
+            study = await self._store.study(parsed.study_id)
+            group = await self._store.group(parsed.study_id, parsed.group_id) if study is not None else None
+            participant = None
+            if parsed.kind is RoomKind.PRIVATE and group is not None and parsed.participant_id is not None:
+                participant = await self._store.participant(parsed.participant_id)
+        except StoreError as exc:
+            log.error("could not check room access", extra={"room": room, "error": str(exc)}, exc_info=True)
+            raise RoomClosed(CloseCode.INTERNAL_ERROR, "could not check access to this room; try again") from exc
+        permission = policy.room_permission(principal, parsed, study, group, participant)
+        if permission is None:
+            raise RoomClosed(CloseCode.FORBIDDEN, "not allowed in this room")
+        if websocket.query_params.get("observe") in ("1", "true"):
+            return Permission.READ_ONLY
+        return permission
+
+    async def _authorize_sandbox(self, websocket: WebSocket, room: str) -> Permission:
+        if self._sandbox_rooms:
+            return await self._sandbox.authorize(websocket, room)
+        await self._principal(websocket)  # no credentials: 4401; someone: 4403
+        raise RoomClosed(CloseCode.FORBIDDEN, "sandbox rooms are turned off on this server")
+
+    async def _principal(self, websocket: WebSocket) -> Principal:
+        try:
+            principal = await self._authenticator.websocket(websocket)
+        except (AuthenticationError, TokenRejected) as exc:
+            raise RoomClosed(CloseCode.UNAUTHORIZED, str(exc)) from exc
+        if principal is None:
+            raise RoomClosed(CloseCode.UNAUTHORIZED, "sign in, or give an access token as ?token=")
+        return principal

@@ -1,0 +1,160 @@
+"""Declaring endpoints once: the route, its checks and its OpenAPI operation come from one `Endpoint`.
+
+A request goes: route (404 / 405) → authentication (401) → query and body
+(415 / 413 / 400 / 422) → the handler, which looks records up and applies the
+privacy rules (404 / 403 / 409).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from calma.access.authenticate import AuthenticationError, Authenticator
+from calma.access.principal import Principal
+from calma.access.tokens import TokenRejected
+from calma.api.body import read_json, read_query
+from calma.api.problems import token_rejected, unauthenticated
+from calma.config import Settings
+from calma.studies.store import StudyStore
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Auth(Enum):
+    NONE = "none"  # anyone; credentials are not even looked at
+    OPTIONAL = "optional"  # anyone; the principal, if any, is passed on
+    REQUIRED = "required"  # a live session or a valid token, or 401
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """What handlers work with."""
+
+    store: StudyStore
+    authenticator: Authenticator
+    settings: Settings
+
+    def now(self) -> float:
+        return self.authenticator.now()
+
+
+@dataclass
+class Call:
+    """One request to one endpoint, after its checks passed."""
+
+    request: Request
+    api: ApiContext
+    principal: Principal | None
+    body: BaseModel | None
+    query: BaseModel | None
+
+    @property
+    def user(self) -> Principal:
+        """The principal of an endpoint with Auth.REQUIRED."""
+        if self.principal is None:
+            raise unauthenticated()
+        return self.principal
+
+    def param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def body_as(self, model: type[M]) -> M:
+        assert isinstance(self.body, model), f"{self.request.url.path} declared no {model.__name__} body"
+        return self.body
+
+    def query_as(self, model: type[M]) -> M:
+        assert isinstance(self.query, model), f"{self.request.url.path} declared no {model.__name__} query"
+        return self.query
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # under /api, e.g. "/studies/{study_id}"
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    status: int = 200
+    response: type[BaseModel] | None = None  # None: no content
+    request: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    auth: Auth = Auth.REQUIRED
+    problems: tuple[int, ...] = ()  # beyond those the declaration implies
+    response_headers: dict[str, str] = field(default_factory=dict)  # name → description
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+    @property
+    def problem_statuses(self) -> list[int]:
+        statuses = set(self.problems)
+        if self.auth is Auth.REQUIRED:
+            statuses.add(401)
+        if self.request is not None:
+            statuses.update((400, 413, 415, 422))
+        if self.query is not None:
+            statuses.add(422)
+        if self.path_params:
+            statuses.add(404)
+        return sorted(statuses)
+
+
+def json_reply(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def routes(endpoints: list[Endpoint], api: ApiContext) -> list[Route]:
+    """One route per path, dispatching on the method (so 405 answers list every allowed method)."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for endpoint in endpoints:
+        methods = by_path.setdefault(endpoint.path, {})
+        if endpoint.method in methods:
+            raise ValueError(f"{endpoint.method} {endpoint.path} is declared twice")
+        methods[endpoint.method] = endpoint
+    return [Route(path, _dispatcher(methods, api), methods=list(methods)) for path, methods in by_path.items()]
+
+
+def _dispatcher(methods: dict[str, Endpoint], api: ApiContext) -> Callable[[Request], Awaitable[Response]]:
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await _serve(methods[method], request, api)
+
+    return dispatch
+
+
+async def _serve(endpoint: Endpoint, request: Request, api: ApiContext) -> Response:
+    principal = None
+    if endpoint.auth is not Auth.NONE:
+        principal = await _authenticate(request, api.authenticator)
+        if principal is None and endpoint.auth is Auth.REQUIRED:
+            raise unauthenticated()
+    query = read_query(request, endpoint.query) if endpoint.query is not None else None
+    body = None
+    if endpoint.request is not None:
+        body = await read_json(request, endpoint.request, api.settings.api_max_body_bytes)
+    response = await endpoint.handler(Call(request, api, principal, body, query))
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _authenticate(request: Request, authenticator: Authenticator) -> Principal | None:
+    try:
+        return await authenticator.http(request)
+    except TokenRejected as exc:
+        raise token_rejected(exc.problem) from exc
+    except AuthenticationError as exc:
+        raise unauthenticated(str(exc)) from exc

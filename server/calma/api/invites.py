@@ -1,0 +1,70 @@
+"""Invites of a study: create a link for a group (participant or observer), list them, revoke one."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from calma.access.invites import issue_invite, join_link, token_of
+from calma.api import schemas
+from calma.api.endpoints import Call, Endpoint, json_reply
+from calma.api.lookups import managed_study
+from calma.api.problems import FieldError, invalid, not_found
+from calma.studies.model import Invite, Role
+
+TAG = "invites"
+
+
+async def list_invites(call: Call) -> Response:
+    study = await managed_study(call)
+    invites = await call.api.store.invites_of(study.id)
+    return json_reply(schemas.InviteList(invites=[_reply(call, invite) for invite in invites]))
+
+
+async def create_invite(call: Call) -> Response:
+    study = await managed_study(call)
+    request = call.body_as(schemas.InviteCreate)
+    if await call.api.store.group(study.id, request.group_id) is None:
+        raise invalid([FieldError("group_id", "the study has no group with this id", "unknown_group")])
+    invite, _ = await issue_invite(
+        call.api.store,
+        call.api.authenticator.signer,
+        study_id=study.id,
+        group_id=request.group_id,
+        role=Role(request.role.value),
+        ttl_s=request.ttl_seconds,
+        now=call.api.now(),
+        created_by=call.user.facilitator_id,
+    )
+    return json_reply(_reply(call, invite), status=201)
+
+
+async def revoke_invite(call: Call) -> Response:
+    study = await managed_study(call)
+    invite = await call.api.store.invite(call.param("invite_id"))
+    if invite is None or invite.study_id != study.id:
+        raise not_found("the invite")
+    revoked = await call.api.store.revoke_invite(invite.id, call.api.now())
+    return json_reply(_reply(call, revoked))
+
+
+def _reply(call: Call, invite: Invite) -> schemas.Invite:
+    token = token_of(call.api.authenticator.signer, invite)
+    return schemas.Invite.of(invite, token, join_link(token), call.api.now())
+
+
+ENDPOINTS = [
+    Endpoint(
+        "GET", "/studies/{study_id}/invites", list_invites, "listInvites",
+        "The study's invites and tokens, newest first", TAG, response=schemas.InviteList, problems=(403,),
+    ),
+    Endpoint(
+        "POST", "/studies/{study_id}/invites", create_invite, "createInvite",
+        "Create an invite link for a group (returns /join?token=...)", TAG,
+        status=201, response=schemas.Invite, request=schemas.InviteCreate, problems=(403,),
+    ),
+    Endpoint(
+        "POST", "/studies/{study_id}/invites/{invite_id}/revoke", revoke_invite, "revokeInvite",
+        "Revoke an invite: its token stops working at once (people who already joined stay)", TAG,
+        response=schemas.Invite, problems=(403,),
+    ),
+]  # fmt: skip

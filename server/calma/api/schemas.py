@@ -1,0 +1,453 @@
+"""The REST API's request and response bodies, as pydantic models.
+
+They are the single source of the API's JSON shapes: requests are validated
+against them and `/api/openapi.json` is generated from them. Every string has
+a size limit; request models refuse unknown fields.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from calma.access.principal import Principal
+from calma.studies import model
+from calma.studies.model import ID_PATTERN, Role, Stage
+from calma.studies.rooms import StudyRoom
+from calma.studies.templates import Template
+
+# -- field types -------------------------------------------------------------
+
+Id = Annotated[str, Field(pattern=ID_PATTERN, min_length=16, max_length=16, description="16 lowercase hex digits")]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", description="not blank; at most 200")]
+DisplayName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"\S", description="not blank; at most 80")]
+ShortText = Annotated[str, Field(max_length=200)]
+Description = Annotated[str, Field(max_length=4_000)]
+Prompt = Annotated[str, Field(max_length=20_000)]
+LongText = Annotated[str, Field(max_length=50_000)]
+Markdown = Annotated[str, Field(max_length=100_000)]
+ModelName = Annotated[str, Field(min_length=1, max_length=100)]
+ItemId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+Email = Annotated[str, Field(min_length=3, max_length=254)]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Token = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+def _unique_ids(items: list[BaselineInteractionIn]) -> list[BaselineInteractionIn]:
+    ids = [item.id for item in items]
+    if len(set(ids)) != len(ids):
+        raise ValueError("baseline interaction ids must be unique")
+    return items
+
+
+def _unique_stages(stages: list[Stage]) -> list[Stage]:
+    if len(set(stages)) != len(stages):
+        raise ValueError("each stage may appear once")
+    return stages
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReplyModel(BaseModel):
+    pass
+
+
+# -- requests ----------------------------------------------------------------
+
+
+class SignIn(RequestModel):
+    email: Email
+    password: Password
+
+
+class JoinRequest(RequestModel):
+    token: Token = Field(description="the token of an invite link (`/join?token=...`) or from `calma admin token`")
+    display_name: DisplayName = Field(description="how others see you; ignored when the token names a participant")
+
+
+class StudyCreate(RequestModel):
+    template: Template = Field(
+        default=Template.BLANK, description="`pilot`: the CALMA pilot's context, prompt and baseline; `blank`: empty"
+    )
+    name: Name | None = Field(default=None, description="the study's name (default: the template's)")
+
+
+class DeploymentContextIn(RequestModel):
+    name: ShortText
+    description: Description
+    system_prompt: Prompt
+    models: Annotated[list[ModelName], Field(max_length=20)] = Field(default_factory=list)
+
+
+class DeploymentContextPatch(RequestModel):
+    name: ShortText | None = None
+    description: Description | None = None
+    system_prompt: Prompt | None = None
+    models: Annotated[list[ModelName], Field(max_length=20)] | None = None
+
+
+class TrainingExampleIn(RequestModel):
+    id: ItemId
+    prompt: LongText
+    response: LongText
+    notes: Description = ""
+
+
+class TrainingContextPatch(RequestModel):
+    name: ShortText | None = None
+    system_prompt: Prompt | None = None
+    examples: Annotated[list[TrainingExampleIn], Field(max_length=100)] | None = None
+
+
+class BaselineInteractionIn(RequestModel):
+    id: ItemId
+    prompt: LongText
+    response: LongText
+    prompt_reconstructed: bool = False
+
+
+class StudyPatch(RequestModel):
+    """Fields left out (or null) stay as they are."""
+
+    name: Name | None = None
+    deployment_context: DeploymentContextPatch | None = None
+    orientation: Markdown | None = Field(default=None, description="markdown shown in Familiarize")
+    training_context: TrainingContextPatch | None = None
+    baseline_interactions: (
+        Annotated[
+            list[BaselineInteractionIn],
+            Field(max_length=500, description="replaces the whole set; ids unique"),
+            AfterValidator(_unique_ids),
+        ]
+        | None
+    ) = None
+    stage_order: (
+        Annotated[
+            list[Stage],
+            Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True}),
+            AfterValidator(_unique_stages),
+        ]
+        | None
+    ) = None
+
+
+class GroupCreate(RequestModel):
+    name: Name
+
+
+class GroupRename(RequestModel):
+    name: Name
+
+
+class InviteRole(StrEnum):
+    PARTICIPANT = "participant"
+    OBSERVER = "observer"
+
+
+class InviteCreate(RequestModel):
+    group_id: Id
+    role: InviteRole = InviteRole.PARTICIPANT
+    ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600, description="how long the link works")
+
+
+class ProgressUpdate(RequestModel):
+    stage: Stage
+
+
+class ParticipantQuery(RequestModel):
+    model_config = ConfigDict(extra="ignore")
+    group_id: Id | None = Field(default=None, description="only this group's participants")
+
+
+# -- replies -----------------------------------------------------------------
+
+
+class MyRooms(ReplyModel):
+    board: str
+    control: str
+    private: str | None = Field(description="the participant's own room; null for observers")
+
+
+class Me(ReplyModel):
+    role: Role
+    name: str
+    facilitator_id: str | None
+    email: str | None
+    participant_id: str | None
+    study_id: str | None = Field(description="participants and observers: their study; facilitators: a token's scope")
+    group_id: str | None
+    rooms: MyRooms | None = Field(description="the rooms of a participant's or observer's group")
+
+    @classmethod
+    def of(cls, principal: Principal) -> Me:
+        rooms = None
+        if principal.study_id is not None and principal.group_id is not None:
+            study_id, group_id = principal.study_id, principal.group_id
+            rooms = MyRooms(
+                board=StudyRoom.board(study_id, group_id).name,
+                control=StudyRoom.control(study_id, group_id).name,
+                private=(
+                    StudyRoom.private(study_id, group_id, principal.participant_id).name
+                    if principal.participant_id is not None
+                    else None
+                ),
+            )
+        return cls(
+            role=principal.role,
+            name=principal.name,
+            facilitator_id=principal.facilitator_id,
+            email=principal.email,
+            participant_id=principal.participant_id,
+            study_id=principal.study_id,
+            group_id=principal.group_id,
+            rooms=rooms,
+        )
+
+
+class DeploymentContext(ReplyModel):
+    name: str
+    description: str
+    system_prompt: str
+    models: list[str]
+
+
+class TrainingExample(ReplyModel):
+    id: str
+    prompt: str
+    response: str
+    notes: str
+
+
+class TrainingContext(ReplyModel):
+    name: str
+    system_prompt: str
+    examples: list[TrainingExample]
+
+
+class BaselineInteraction(ReplyModel):
+    id: str
+    prompt: str
+    response: str
+    prompt_reconstructed: bool
+
+
+class Study(ReplyModel):
+    id: str
+    owner_id: str
+    name: str
+    deployment_context: DeploymentContext
+    orientation: str
+    training_context: TrainingContext
+    baseline_interactions: list[BaselineInteraction]
+    stage_order: list[Stage]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, study: model.Study) -> Study:
+        content = study.content
+        context, training = content.deployment_context, content.training_context
+        return cls(
+            id=study.id,
+            owner_id=study.owner_id,
+            name=content.name,
+            deployment_context=DeploymentContext(
+                name=context.name,
+                description=context.description,
+                system_prompt=context.system_prompt,
+                models=list(context.models),
+            ),
+            orientation=content.orientation,
+            training_context=TrainingContext(
+                name=training.name,
+                system_prompt=training.system_prompt,
+                examples=[
+                    TrainingExample(id=e.id, prompt=e.prompt, response=e.response, notes=e.notes)
+                    for e in training.examples
+                ],
+            ),
+            baseline_interactions=[
+                BaselineInteraction(
+                    id=b.id, prompt=b.prompt, response=b.response, prompt_reconstructed=b.prompt_reconstructed
+                )
+                for b in content.baseline_interactions
+            ],
+            stage_order=list(content.stage_order),
+            created_at=_time(study.created_at),
+            updated_at=_time(study.updated_at),
+        )
+
+
+class StudySummary(ReplyModel):
+    id: str
+    name: str
+    context_name: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, study: model.Study) -> StudySummary:
+        return cls(
+            id=study.id,
+            name=study.name,
+            context_name=study.content.deployment_context.name,
+            created_at=_time(study.created_at),
+            updated_at=_time(study.updated_at),
+        )
+
+
+class StudyList(ReplyModel):
+    studies: list[StudySummary]
+
+
+class Group(ReplyModel):
+    id: str
+    study_id: str
+    name: str
+    board_room: str = Field(description="the group's shared board room, at /rooms/{board_room}")
+    control_room: str = Field(description="the group's server-authored control room (read-only for clients)")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, group: model.Group) -> Group:
+        return cls(
+            id=group.id,
+            study_id=group.study_id,
+            name=group.name,
+            board_room=StudyRoom.board(group.study_id, group.id).name,
+            control_room=StudyRoom.control(group.study_id, group.id).name,
+            created_at=_time(group.created_at),
+        )
+
+
+class GroupList(ReplyModel):
+    groups: list[Group]
+
+
+class InviteStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Invite(ReplyModel):
+    id: str
+    study_id: str
+    group_id: str | None
+    role: Role
+    participant_id: str | None = Field(description="set when the token stands for one participant")
+    status: InviteStatus
+    expires_at: datetime
+    revoked_at: datetime | None
+    created_by: str | None = Field(description="the facilitator who made it; null: `calma admin token`")
+    created_at: datetime
+    token: str
+    link: str = Field(description="the path to open, relative to the server: /join?token=...")
+
+    @classmethod
+    def of(cls, invite: model.Invite, token: str, link: str, now: float) -> Invite:
+        if invite.revoked:
+            status = InviteStatus.REVOKED
+        elif invite.expired(now):
+            status = InviteStatus.EXPIRED
+        else:
+            status = InviteStatus.ACTIVE
+        return cls(
+            id=invite.id,
+            study_id=invite.study_id,
+            group_id=invite.group_id,
+            role=invite.role,
+            participant_id=invite.participant_id,
+            status=status,
+            expires_at=_time(invite.expires_at),
+            revoked_at=None if invite.revoked_at is None else _time(invite.revoked_at),
+            created_by=invite.created_by,
+            created_at=_time(invite.created_at),
+            token=token,
+            link=link,
+        )
+
+
+class InviteList(ReplyModel):
+    invites: list[Invite]
+
+
+class Participant(ReplyModel):
+    id: str
+    study_id: str
+    group_id: str
+    display_name: str
+    private_room: str = Field(description="the participant's own room, at /rooms/{private_room}")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, participant: model.Participant) -> Participant:
+        return cls(
+            id=participant.id,
+            study_id=participant.study_id,
+            group_id=participant.group_id,
+            display_name=participant.display_name,
+            private_room=StudyRoom.private(participant.study_id, participant.group_id, participant.id).name,
+            created_at=_time(participant.created_at),
+        )
+
+
+class ParticipantList(ReplyModel):
+    participants: list[Participant]
+
+
+class Progress(ReplyModel):
+    participant_id: str
+    display_name: str
+    group_id: str
+    stage: Stage
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, progress: model.Progress) -> Progress:
+        return cls(
+            participant_id=progress.participant_id,
+            display_name=progress.display_name,
+            group_id=progress.group_id,
+            stage=progress.stage,
+            updated_at=_time(progress.updated_at),
+        )
+
+
+class StudyProgress(ReplyModel):
+    study_id: str
+    stage_order: list[Stage]
+    participants: list[Progress]
+
+
+class ProblemFieldError(ReplyModel):
+    field: str
+    message: str
+    code: str
+
+
+class ProblemDetails(ReplyModel):
+    """An RFC 9457 problem details object."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ProblemFieldError] | None = Field(default=None, description="validation problems only")
+
+
+class ProblemTypeInfo(ReplyModel):
+    type: str
+    title: str
+    status: int
+    description: str
+
+
+def _time(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)

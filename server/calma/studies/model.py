@@ -1,0 +1,198 @@
+"""The study model: plain, immutable records as the store of record holds them.
+
+Times are Unix seconds (float). Ids are 16 lowercase hex characters, so that
+they fit in room names (`study-<id>.group-<id>.p-<id>`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+ID_PATTERN = r"^[0-9a-f]{16}$"
+
+
+def new_id() -> str:
+    """A fresh random id (64 bits, hex)."""
+    return secrets.token_hex(8)
+
+
+def is_id(text: str) -> bool:
+    return re.fullmatch(ID_PATTERN, text) is not None
+
+
+class Stage(StrEnum):
+    """The four stages of a CALMA study, in their usual order."""
+
+    FAMILIARIZE = "familiarize"
+    INTERACT = "interact"
+    REFLECT = "reflect"
+    DISCUSS = "discuss"
+
+
+DEFAULT_STAGE_ORDER: tuple[Stage, ...] = (Stage.FAMILIARIZE, Stage.INTERACT, Stage.REFLECT, Stage.DISCUSS)
+
+
+class Role(StrEnum):
+    """What a person is in a study."""
+
+    FACILITATOR = "facilitator"  # owns studies; reads and writes everything in them
+    PARTICIPANT = "participant"  # belongs to one group of one study
+    OBSERVER = "observer"  # watches one group's live session; writes nothing
+
+
+@dataclass(frozen=True)
+class DeploymentContext:
+    """Where the model will be deployed: what the study aligns it for."""
+
+    name: str
+    description: str
+    system_prompt: str
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """A worked example from the training context, for learning to code interactions."""
+
+    id: str
+    prompt: str
+    response: str
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingContext:
+    """An unrelated context participants learn grounded-theory coding on, so they are not primed."""
+
+    name: str
+    system_prompt: str
+    examples: tuple[TrainingExample, ...] = ()
+
+
+@dataclass(frozen=True)
+class BaselineInteraction:
+    """A prompt and a model response that every participant of the study codes."""
+
+    id: str
+    prompt: str
+    response: str
+    prompt_reconstructed: bool = False
+
+
+@dataclass(frozen=True)
+class StudyContent:
+    """Everything a facilitator edits about a study."""
+
+    name: str
+    deployment_context: DeploymentContext
+    orientation: str  # markdown shown in Familiarize
+    training_context: TrainingContext
+    baseline_interactions: tuple[BaselineInteraction, ...] = ()
+    stage_order: tuple[Stage, ...] = DEFAULT_STAGE_ORDER
+
+
+@dataclass(frozen=True)
+class Study:
+    id: str
+    owner_id: str
+    content: StudyContent
+    created_at: float
+    updated_at: float
+
+    @property
+    def name(self) -> str:
+        return self.content.name
+
+    @property
+    def first_stage(self) -> Stage:
+        return self.content.stage_order[0]
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    study_id: str
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Facilitator:
+    id: str
+    email: str
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class FacilitatorAccount:
+    """A facilitator with the Argon2id hash of their password (never leaves the server)."""
+
+    facilitator: Facilitator
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: str
+    study_id: str
+    group_id: str
+    display_name: str
+    created_at: float
+    invite_id: str | None = None  # the invite they joined through
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A signed token refers to one of these; revoking it (or its expiry) ends the token.
+
+    Invite links (role participant or observer, no participant) let people join a
+    group. `calma admin token` issues invites bound to a role directly: a
+    participant (`participant_id` set), an observer, or the study's facilitator.
+    """
+
+    id: str
+    study_id: str
+    group_id: str | None
+    role: Role
+    expires_at: float
+    created_at: float
+    revoked_at: float | None = None
+    created_by: str | None = None  # facilitator id; None when issued by `calma admin token`
+    participant_id: str | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at <= now
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A signed-in browser: who it is. Stored under the SHA-256 of the cookie's value."""
+
+    role: Role
+    created_at: float
+    expires_at: float
+    facilitator_id: str | None = None
+    participant_id: str | None = None
+    study_id: str | None = None  # participant / observer: their study; facilitator: a scope, if any
+    group_id: str | None = None
+    display_name: str = ""  # observers have no participant record; their name lives here
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where one participant is in their study."""
+
+    participant_id: str
+    study_id: str
+    group_id: str
+    display_name: str
+    stage: Stage
+    updated_at: float

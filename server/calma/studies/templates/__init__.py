@@ -1,0 +1,101 @@
+"""Study templates: the content a new study starts from.
+
+`pilot` is the CALMA pilot (a history educational assistant for high-school
+students in India), built from `pilot.json` in this folder: its deployment
+context, system prompt, models and the baseline responses quoted in the paper.
+`blank` is an empty study with the four stages in their usual order.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+from calma.studies.model import (
+    DEFAULT_STAGE_ORDER,
+    BaselineInteraction,
+    DeploymentContext,
+    StudyContent,
+    TrainingContext,
+)
+
+
+class Template(StrEnum):
+    PILOT = "pilot"
+    BLANK = "blank"
+
+
+def pilot_data() -> dict[str, Any]:
+    """The pilot's data as shipped in the package."""
+    text = resources.files(__package__).joinpath("pilot.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def study_content(template: Template, name: str | None = None) -> StudyContent:
+    """A new study's content from a template; `name` overrides the template's study name."""
+    content = pilot_content() if template is Template.PILOT else blank_content()
+    if name is not None:
+        content = StudyContent(
+            name=name,
+            deployment_context=content.deployment_context,
+            orientation=content.orientation,
+            training_context=content.training_context,
+            baseline_interactions=content.baseline_interactions,
+            stage_order=content.stage_order,
+        )
+    return content
+
+
+def pilot_content() -> StudyContent:
+    data = pilot_data()
+    context = data["deployment_context"]
+    training = data["familiarize_example_context"]
+    deployment = DeploymentContext(
+        name=context["name"],
+        description=context["description"],
+        system_prompt=context["system_prompt"],
+        models=tuple(context["models_in_pilot"]),
+    )
+    return StudyContent(
+        name=f"CALMA pilot: {context['name']}",
+        deployment_context=deployment,
+        orientation=_pilot_orientation(deployment),
+        training_context=TrainingContext(name=training["name"], system_prompt=training["system_prompt"]),
+        baseline_interactions=tuple(
+            BaselineInteraction(
+                id=item["id"],
+                prompt=item["prompt"],
+                response=item["response"],
+                prompt_reconstructed=bool(item.get("prompt_reconstructed", False)),
+            )
+            for item in data["baseline_interactions"]
+        ),
+        stage_order=DEFAULT_STAGE_ORDER,
+    )
+
+
+def blank_content() -> StudyContent:
+    return StudyContent(
+        name="Untitled study",
+        deployment_context=DeploymentContext(name="", description="", system_prompt=""),
+        orientation="",
+        training_context=TrainingContext(name="", system_prompt=""),
+    )
+
+
+def _pilot_orientation(context: DeploymentContext) -> str:
+    return (
+        f"# {context.name}\n\n"
+        f"{context.description}\n\n"
+        "In this study you help decide what a good assistant for this context looks like: "
+        "which qualities it should be judged and improved on.\n\n"
+        "1. **Familiarize**: learn the context, and practise labelling the values you see in "
+        "conversations from an unrelated context.\n"
+        f"2. **Interact**: chat freely with the assistant ({', '.join(context.models)}).\n"
+        "3. **Reflect**: label the values in your own chats and in a shared set of example "
+        "answers, then group your labels.\n"
+        "4. **Discuss**: agree with your group on the qualities that matter most.\n"
+    )

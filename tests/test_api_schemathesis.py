@@ -1,0 +1,106 @@
+"""Schemathesis drives every operation of /api/openapi.json as a signed-in facilitator.
+
+Generated inputs (valid and invalid) never make the server fail (no 5xx), and
+every answer conforms to the document: its status is documented, its content
+type and body match the declared schemas. Path ids point at the facilitator's
+real study, group, participant and invite, so bodies reach the handlers and
+the store rather than stopping at 404. Signing out is left out (it would end
+the session the run uses); its behaviour is tested in test_tokens.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.schemas import BaseSchema
+
+from calma.api.app import ENDPOINTS
+from tests.helpers.api_client import Person
+from tests.helpers.server import ServerProcess
+from tests.helpers.study_world import World, build_world
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
+EXAMPLES_PER_OPERATION = 40
+OPERATIONS = [(e.method, "/api" + e.path) for e in ENDPOINTS if e.operation_id != "signOut"]
+# Negative cases need something to make invalid: a body or a query (path ids are fixed, auth is the cookie).
+RUNS = [
+    (e.method, "/api" + e.path, mode)
+    for e in ENDPOINTS
+    if e.operation_id != "signOut"
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if mode is GenerationMode.POSITIVE or e.request is not None or e.query is not None
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    server = ServerProcess(tmp_path_factory.mktemp("schemathesis") / "data")
+    server.start()
+    try:
+        yield build_world(server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def api_schema(world: World) -> BaseSchema:
+    schema = schemathesis.openapi.from_url(f"{world.server.http_url}/api/openapi.json")
+    # Always the facilitator's cookie: generated Authorization headers would turn most cases into 401s.
+    schema.config.generation.update(with_security_parameters=False)
+    return schema
+
+
+def test_every_endpoint_is_in_the_document_and_run_here(api_schema: BaseSchema) -> None:
+    documented = {(method.upper(), path) for path, item in api_schema.raw_schema["paths"].items() for method in item}
+    assert documented == {(e.method, "/api" + e.path) for e in ENDPOINTS}
+    assert set(OPERATIONS) | {("DELETE", "/api/session")} == documented
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), RUNS, ids=[f"{m} {p} {mode.value}" for m, p, mode in RUNS])
+def test_the_api_holds_up_to_generated_requests(
+    api_schema: BaseSchema, world: World, method: str, path: str, mode: GenerationMode
+) -> None:
+    operation = api_schema[path][method]
+    ids = world.ids
+    real = {"study_id": ids["S"], "group_id": ids["GA"], "participant_id": ids["PA"], "invite_id": ids["INV"]}
+    fixed = {name: real[name] for name in re.findall(r"{(\w+)}", path)}
+    cookie = world.owner.cookie_headers
+
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed or None))
+    def generated(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=cookie, checks=CHECKS)
+
+    generated()
+
+
+def test_the_session_the_run_used_is_still_good(world: World) -> None:
+    owner: Person = world.owner
+    assert owner.ok("GET", "/api/me")["role"] == "facilitator"
+    assert world.server.process is not None and world.server.process.poll() is None
