@@ -17,14 +17,24 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from calma import __version__
+from calma.access.authenticate import Authenticator
+from calma.access.live import StudyLiveAuthenticator
+from calma.access.rooms import StudyRoomAuthorizer
+from calma.access.secret import load_or_create_secret
+from calma.access.tokens import TokenSigner
+from calma.api.app import create_api
+from calma.api.endpoints import ApiContext
 from calma.config import Settings
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.endpoint import serve_room
-from calma.hub.permissions import OpenRooms, RoomAuthorizer
+from calma.hub.permissions import RoomAuthorizer
 from calma.hub.rooms import RoomManager
+from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
 from calma.observability import metrics
 from calma.store import GroupCommit, Store, StoreError
 from calma.store.sqlite import SQLiteStore
+from calma.store.studies_sqlite import SQLiteStudyStore
+from calma.studies.store import StudyStore
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +53,49 @@ class Services:
     rooms: RoomManager
 
 
+@dataclass(frozen=True)
+class Access:
+    """Studies and access: the study records, who a request is, and who may enter which room."""
+
+    studies: StudyStore
+    authenticator: Authenticator
+    rooms: RoomAuthorizer
+    live: LiveAuthenticator
+
+
+def study_access(settings: Settings, store: Store) -> Access:
+    """The study store on the room store's SQLite connection, and the authenticators built on it.
+
+    Reads (or, on first start, creates) the token secret, so a bad secret file stops the server here.
+    """
+    if not isinstance(store, SQLiteStore):
+        raise TypeError("the study records live in the SQLite store of record (PostgreSQL comes later)")
+    studies = SQLiteStudyStore(store)
+    authenticator = Authenticator(studies, TokenSigner(load_or_create_secret(settings.secret_path)))
+    return Access(
+        studies=studies,
+        authenticator=authenticator,
+        rooms=StudyRoomAuthorizer(studies, authenticator, sandbox_rooms=settings.sandbox_rooms),
+        live=StudyLiveAuthenticator(
+            studies, authenticator, sandbox=SandboxAuthenticator() if settings.sandbox_rooms else None
+        ),
+    )
+
+
+def api_routes(context: ApiContext) -> list[Route | Mount]:
+    """The REST API at /api/..., and at /api itself (a 404 problem, not the client's 404 page)."""
+    api = create_api(context)
+    return [Route("/api", api), Mount("/api", app=api)]
+
+
 def create_app(settings: Settings, *, store: Store | None = None, authorizer: RoomAuthorizer | None = None) -> Starlette:
-    """Build the app; the store opens and background tasks start in its lifespan."""
+    """Build the app; the store opens and background tasks start in its lifespan.
+
+    Rooms are authorized by study role (`calma.access.rooms`) unless `authorizer` says otherwise.
+    """
     the_store: Store = store or SQLiteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
-    the_authorizer: RoomAuthorizer = authorizer or OpenRooms()
+    access = study_access(settings, the_store)
+    the_authorizer: RoomAuthorizer = authorizer or access.rooms
     services: Services | None = None
 
     @asynccontextmanager
@@ -72,8 +121,18 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
             raise RuntimeError("the app is not running (its lifespan has not started)")
         return services
 
+    # -- control channel: /live and the server-authored control rooms (calma.live) --------------
+    # Control rooms (`*.control`) are read-only for every client, whatever the room authorizer says.
+    # /live knows people by session cookie or ?token= (calma.access.live); with sandbox rooms on, a
+    # connection without either may still claim `?role=&study=&group=`, but only for studies that do not exist.
+    the_authorizer = ReadOnlyControlRooms(the_authorizer)
+    live = LiveChannel(lambda: running().rooms, access.live)
+    # --------------------------------------------------------------------------------------------
+
     async def drain() -> None:
         """Close every room connection with 1001 "server shutting down" before the server stops."""
+        # /live first: its sessions hold control rooms until its connections end.
+        await live.close_everyone(LiveClosed(LiveCloseCode.GOING_AWAY, "server shutting down"), settings.drain_timeout_s)
         if services is not None:
             await services.rooms.close_everyone(
                 RoomClosed(CloseCode.GOING_AWAY, "server shutting down"), timeout_s=settings.drain_timeout_s
@@ -100,6 +159,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         Route("/healthz", healthz),
         Route("/metrics", metrics_route),
         WebSocketRoute("/rooms/{room:path}", room_route),
+        live.route,  # control channel
+        *api_routes(ApiContext(access.studies, access.authenticator, settings)),
     ]
     if (static_dir / "index.html").is_file():
         routes.append(Mount("/", StaticFiles(directory=static_dir, html=True), name="client"))
