@@ -85,11 +85,13 @@ class Connection:
             while True:
                 await self._wakeup.wait()
                 self._wakeup.clear()
+                sent = 0
                 while outbox and self._closing is None:
                     frame = outbox.popleft()
                     self._outbox_bytes -= len(frame)
                     await websocket.send_bytes(frame)
-                    metrics.MESSAGES_SENT.inc()
+                    sent += 1
+                metrics.MESSAGES_SENT.inc(sent)
                 if self._closing is not None:
                     closed = self._closing
                     metrics.CLOSES.labels(code=str(int(closed.code))).inc()
