@@ -1,9 +1,12 @@
+import { resolve } from 'node:path'
 import { defineConfig, type Plugin } from 'vite'
 import { CLOSE_CODES } from './src/closeCodes'
 
 /**
- * The hub serves `dist/` at `/`, so assets use relative paths.
- * `npm run dev` proxies the board websocket to a hub at CALMA_HUB (default 127.0.0.1:8000).
+ * The hub serves `dist/` at `/`, so assets use relative paths. Four pages: the board (`/`), the
+ * facilitator console (`/console/`), the invite page (`/join/?token=`) and the participant's
+ * overview (`/me/`). `npm run dev` proxies the websockets and the API to a hub at CALMA_HUB
+ * (default 127.0.0.1:8000).
  */
 const hub = process.env['CALMA_HUB'] ?? 'http://127.0.0.1:8000'
 
@@ -24,12 +27,22 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     sourcemap: true,
+    rolldownOptions: {
+      input: {
+        board: resolve(import.meta.dirname, 'index.html'),
+        console: resolve(import.meta.dirname, 'console/index.html'),
+        join: resolve(import.meta.dirname, 'join/index.html'),
+        me: resolve(import.meta.dirname, 'me/index.html'),
+      },
+    },
   },
   server: {
     // src/closeCodes.ts imports ../shared_schema/close_codes.json
     fs: { allow: ['..'] },
     proxy: {
       '/rooms': { target: hub, ws: true },
+      '/live': { target: hub, ws: true },
+      '/api': { target: hub },
     },
   },
 })

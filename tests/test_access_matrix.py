@@ -43,6 +43,7 @@ def unique(prefix: str) -> dict[str, Any]:
 #   method    path                                           body                          anon owner other  pA   pB   obs
 API = [
     ("GET",   "/api/me",                                     None,                         (401, 200, 200, 200, 200, 200)),
+    ("GET",   "/api/session",                                None,                         (200, 200, 200, 200, 200, 200)),
     ("GET",   "/api/studies",                                None,                         (401, 200, 200, 200, 200, 200)),
     ("POST",  "/api/studies",                                {"template": "blank"},        (401, 201, 201, 403, 403, 403)),
     ("GET",   "/api/studies/{S}",                            None,                         (401, 200, 404, 200, 200, 200)),

@@ -9,7 +9,8 @@ import { colorFor, MAX_NAME_LENGTH, observePresence, setLocalUser } from './pres
 import {
   isValidDisplayName, isValidRoomName, readJoinParams, roomsBaseUrl, withJoinParams, type JoinParams,
 } from './room'
-import { byId, renderLabels, renderPresence, renderStatus } from './view'
+import { byId } from './dom'
+import { renderLabels, renderPresence, renderStatus } from './view'
 
 interface Elements {
   readonly joinSection: HTMLElement

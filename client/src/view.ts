@@ -5,22 +5,7 @@
 import type { Label } from './board'
 import type { Peer } from './presence'
 import type { CloseDetails, ConnectionStatus } from './connection'
-
-/** The element with `id`, checked to be of the expected type. */
-export function byId<T extends HTMLElement> (id: string, type: new () => T): T {
-  const el = document.getElementById(id)
-  if (!(el instanceof type)) throw new Error(`missing element #${id}`)
-  return el
-}
-
-function element<K extends keyof HTMLElementTagNameMap> (
-  tag: K, attrs: Record<string, string> = {}, text?: string,
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag)
-  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, value)
-  if (text !== undefined) el.textContent = text
-  return el
-}
+import { element } from './dom'
 
 export function renderLabels (list: HTMLElement, labels: readonly Label[]): void {
   const items = labels.map((label) => {

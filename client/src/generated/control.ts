@@ -83,6 +83,20 @@ export type RevealKey = string
 
 export type ErrorCode = 'malformed' | 'unknown_type' | 'invalid' | 'forbidden' | 'conflict' | 'limit' | 'rate_limited' | 'unavailable'
 
+/** The four stages of a CALMA study, in their usual order (a study may use a subset, in its own order). */
+export type Stage = 'familiarize' | 'interact' | 'reflect' | 'discuss'
+
+/** Where one participant is in their study. */
+export interface ParticipantProgress {
+  readonly participant: Id
+  /** at most 200 characters */
+  readonly display_name: string
+  readonly group: Id
+  readonly stage: Stage
+  /** When the participant joined or last changed stage. */
+  readonly updated_at: ServerTime
+}
+
 /** Who the connection speaks for, as established when it connected. */
 export interface Principal {
   readonly role: Role
@@ -308,12 +322,46 @@ export interface ControlStateFrame {
   readonly server_time: ServerTime
 }
 
+/** `study.watch` (client → server): Facilitators: receive every participant's progress in a study now (progress.state, then ack) and each change after (progress.update). Refused with forbidden unless the sender is the study's facilitator. */
+export interface StudyWatchFrame {
+  readonly type: 'study.watch'
+  readonly id?: RequestId
+  readonly study: Id
+}
+
+/** `study.unwatch` (client → server): Stop receiving a study's progress (acked even when not watching). */
+export interface StudyUnwatchFrame {
+  readonly type: 'study.unwatch'
+  readonly id?: RequestId
+  readonly study: Id
+}
+
+/** `progress.state` (server → client): Every participant's progress in a watched study, after study.watch (and after reconnecting and watching again). */
+export interface ProgressStateFrame {
+  readonly type: 'progress.state'
+  readonly study: Id
+  /** at most 4 entries */
+  readonly stage_order: ReadonlyArray<Stage>
+  /** at most 5000 entries */
+  readonly participants: ReadonlyArray<ParticipantProgress>
+  readonly server_time: ServerTime
+}
+
+/** `progress.update` (server → client): One participant of a watched study joined or changed stage: replace what you have for them (keep the later updated_at). */
+export interface ProgressUpdateFrame {
+  readonly type: 'progress.update'
+  readonly study: Id
+  readonly progress: ParticipantProgress
+}
+
 /** Every frame a client may send. */
 export type ClientFrame =
   | PingFrame
   | SessionSubscribeFrame
   | SessionUnsubscribeFrame
   | ControlCommandFrame
+  | StudyWatchFrame
+  | StudyUnwatchFrame
 
 /** Every frame a server may send. */
 export type ServerFrame =
@@ -322,10 +370,12 @@ export type ServerFrame =
   | AckFrame
   | ErrorFrame
   | ControlStateFrame
+  | ProgressStateFrame
+  | ProgressUpdateFrame
 
-export const CLIENT_FRAME_TYPES: ReadonlyArray<ClientFrame['type']> = ['ping', 'session.subscribe', 'session.unsubscribe', 'control.command']
+export const CLIENT_FRAME_TYPES: ReadonlyArray<ClientFrame['type']> = ['ping', 'session.subscribe', 'session.unsubscribe', 'control.command', 'study.watch', 'study.unwatch']
 
-export const SERVER_FRAME_TYPES: ReadonlyArray<ServerFrame['type']> = ['hello', 'pong', 'ack', 'error', 'control.state']
+export const SERVER_FRAME_TYPES: ReadonlyArray<ServerFrame['type']> = ['hello', 'pong', 'ack', 'error', 'control.state', 'progress.state', 'progress.update']
 
 // -- who may do what, errors and close codes -------------------------------
 

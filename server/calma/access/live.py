@@ -8,11 +8,18 @@ With sandbox rooms on, a connection without credentials falls back to the
 sandbox authenticator (identity from the query string), but such a principal
 may join only sessions of studies that do not exist in the store: a sandbox
 connection can never act in a real study.
+
+A study's progress (`study.watch`) is for its facilitator only
+(`policy.manages_study`). `StudyProgressFeed` reads the snapshots from the
+store; `LiveStudyEvents` is what the REST API tells when it writes progress
+(a participant joined, or changed stage), passed on to the watchers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -23,7 +30,8 @@ from calma.access.tokens import TokenRejected
 from calma.live.principal import LiveAuthenticator
 from calma.live.principal import Principal as LivePrincipal
 from calma.live.principal import Role as LiveRole
-from calma.studies.model import Role
+from calma.live.watch import StudyWatchers
+from calma.studies.model import Progress, Role
 from calma.studies.rooms import StudyRoom
 from calma.studies.store import StudyStore
 
@@ -74,6 +82,48 @@ class StudyLiveAuthenticator:
         the_group = await self._store.group(study, group) if the_study is not None else None
         room = StudyRoom.control(study, group)
         return policy.room_permission(_access_principal(principal), room, the_study, the_group, None) is not None
+
+    async def may_watch_study(self, principal: LivePrincipal, study: str) -> bool:
+        if not isinstance(principal, VerifiedLivePrincipal) or principal.role is not LiveRole.FACILITATOR:
+            return False
+        the_study = await self._store.study(study)
+        return the_study is not None and policy.manages_study(_access_principal(principal), the_study)
+
+
+MAX_DISPLAY_NAME = 200  # ParticipantProgress.display_name in control.json
+
+
+def progress_entry(progress: Progress) -> dict[str, Any]:
+    """One participant's progress as a ParticipantProgress map of the control channel."""
+    return {
+        "participant": progress.participant_id,
+        "display_name": progress.display_name[:MAX_DISPLAY_NAME],
+        "group": progress.group_id,
+        "stage": progress.stage.value,
+        "updated_at": int(progress.updated_at * 1000),
+    }
+
+
+class StudyProgressFeed:
+    """Progress snapshots for /live watchers, from the store of record."""
+
+    def __init__(self, store: StudyStore) -> None:
+        self._store = store
+
+    async def snapshot(self, study: str) -> tuple[Sequence[str], Sequence[Mapping[str, Any]]]:
+        the_study = await self._store.study(study)
+        order = [] if the_study is None else [stage.value for stage in the_study.content.stage_order]
+        return order, [progress_entry(p) for p in await self._store.progress_of_study(study)]
+
+
+class LiveStudyEvents:
+    """Tells /live watchers of a study what the API changed (the API's `StudyEvents`)."""
+
+    def __init__(self, watchers: StudyWatchers) -> None:
+        self._watchers = watchers
+
+    def progress_changed(self, progress: Progress) -> None:
+        self._watchers.publish(progress.study_id, progress_entry(progress))
 
 
 def _access_principal(principal: VerifiedLivePrincipal) -> Principal:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from calma.access.tokens import TokenRejected
 from calma.api.body import read_json, read_query
 from calma.api.problems import token_rejected, unauthenticated
 from calma.config import Settings
+from calma.studies.model import Progress
 from calma.studies.store import StudyStore
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,6 +36,19 @@ class Auth(Enum):
     REQUIRED = "required"  # a live session or a valid token, or 401
 
 
+class StudyEvents(Protocol):
+    """Told by handlers after a change is stored, for whoever follows it live (the /live watchers)."""
+
+    def progress_changed(self, progress: Progress) -> None:
+        """A participant joined (at their first stage) or moved to another stage."""
+        ...
+
+
+class NoStudyEvents:
+    def progress_changed(self, progress: Progress) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class ApiContext:
     """What handlers work with."""
@@ -42,6 +56,7 @@ class ApiContext:
     store: StudyStore
     authenticator: Authenticator
     settings: Settings
+    events: StudyEvents = field(default_factory=NoStudyEvents)
 
     def now(self) -> float:
         return self.authenticator.now()

@@ -56,7 +56,9 @@ async def move_participant(call: Call) -> Response:
         raise not_found("the participant's progress")
     if not policy.may_move_to(principal, study, current.stage, target):
         raise conflict(_refusal(study.content.stage_order, current.stage, target))
-    return json_reply(schemas.Progress.of(await call.api.store.set_stage(participant.id, target)))
+    moved = await call.api.store.set_stage(participant.id, target)
+    call.api.events.progress_changed(moved)
+    return json_reply(schemas.Progress.of(moved))
 
 
 def _refusal(order: tuple[Stage, ...], current: Stage, target: Stage) -> str:

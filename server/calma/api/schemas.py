@@ -70,6 +70,11 @@ class JoinRequest(RequestModel):
     display_name: DisplayName = Field(description="how others see you; ignored when the token names a participant")
 
 
+class JoinQuery(RequestModel):
+    model_config = ConfigDict(extra="ignore")
+    token: Token = Field(description="the token of an invite link (`/join?token=...`)")
+
+
 class StudyCreate(RequestModel):
     template: Template = Field(
         default=Template.BLANK, description="`pilot`: the CALMA pilot's context, prompt and baseline; `blank`: empty"
@@ -206,6 +211,40 @@ class Me(ReplyModel):
             study_id=principal.study_id,
             group_id=principal.group_id,
             rooms=rooms,
+        )
+
+
+class SessionState(ReplyModel):
+    signed_in: bool
+    me: Me | None = Field(description="who this browser is signed in as; null when signed out")
+
+
+class InvitePreview(ReplyModel):
+    """What an invite link is for, shown before joining."""
+
+    study_id: str
+    study_name: str
+    context_name: str
+    context_description: str
+    stage_order: list[Stage]
+    group_id: str | None
+    group_name: str | None
+    role: Role
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, invite: model.Invite, study: model.Study, group: model.Group | None) -> InvitePreview:
+        context = study.content.deployment_context
+        return cls(
+            study_id=study.id,
+            study_name=study.name,
+            context_name=context.name,
+            context_description=context.description,
+            stage_order=list(study.content.stage_order),
+            group_id=invite.group_id,
+            group_name=None if group is None else group.name,
+            role=invite.role,
+            expires_at=_time(invite.expires_at),
         )
 
 

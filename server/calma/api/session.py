@@ -1,4 +1,4 @@
-"""Signing in and out, joining through an invite, and `/api/me`."""
+"""Signing in and out, joining through an invite (and what an invite is for), `/api/me` and `/api/session`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from calma.access import accounts
 from calma.access.invites import open_invite
 from calma.access.principal import Principal
 from calma.access.sessions import clear_session_cookie, end_session, set_session_cookie, start_session
-from calma.access.tokens import TokenRejected
+from calma.access.tokens import TokenProblem, TokenRejected
 from calma.api import schemas
 from calma.api.endpoints import Auth, Call, Endpoint, json_reply
 from calma.api.problems import Problem, token_rejected
@@ -36,12 +36,36 @@ async def me(call: Call) -> Response:
     return json_reply(schemas.Me.of(call.user))
 
 
+async def session_state(call: Call) -> Response:
+    """Like /api/me, but signed out is an answer (200), not a failure: for pages deciding what to show."""
+    principal = call.principal
+    me_now = None if principal is None else schemas.Me.of(principal)
+    return json_reply(schemas.SessionState(signed_in=principal is not None, me=me_now))
+
+
+async def invite_preview(call: Call) -> Response:
+    token = call.query_as(schemas.JoinQuery).token
+    try:
+        invite = await call.api.authenticator.live_invite(token)
+    except TokenRejected as exc:
+        raise token_rejected(exc.problem) from exc
+    study = await call.api.store.study(invite.study_id)
+    if study is None:
+        raise token_rejected(TokenProblem.UNKNOWN_INVITE)
+    group = None if invite.group_id is None else await call.api.store.group(study.id, invite.group_id)
+    return json_reply(schemas.InvitePreview.of(invite, study, group))
+
+
 async def join(call: Call) -> Response:
     request = call.body_as(schemas.JoinRequest)
     try:
         principal = await open_invite(call.api.store, call.api.authenticator, request.token, request.display_name)
     except TokenRejected as exc:
         raise token_rejected(exc.problem) from exc
+    if principal.participant_id is not None:
+        progress = await call.api.store.progress(principal.participant_id)
+        if progress is not None:
+            call.api.events.progress_changed(progress)
     return await _signed_in(call, principal, status=201)
 
 
@@ -59,6 +83,11 @@ ENDPOINTS = [
         response=schemas.Me, request=schemas.SignIn, auth=Auth.NONE, problems=(401,), response_headers=SET_COOKIE,
     ),
     Endpoint(
+        "GET", "/session", session_state, "sessionState",
+        "Whether this browser is signed in, and as whom (never 401 for a missing or ended session)", TAG,
+        response=schemas.SessionState, auth=Auth.OPTIONAL, problems=(401,),
+    ),
+    Endpoint(
         "DELETE", "/session", sign_out, "signOut", "Sign out: end this browser's session and clear its cookie", TAG,
         status=204, auth=Auth.NONE,
     ),
@@ -67,6 +96,11 @@ ENDPOINTS = [
         "Open an invite: become a participant of its group (or an observer) and get a session cookie", TAG,
         status=201, response=schemas.Me, request=schemas.JoinRequest, auth=Auth.NONE, problems=(401,),
         response_headers=SET_COOKIE,
+    ),
+    Endpoint(
+        "GET", "/join", invite_preview, "invitePreview",
+        "What an invite link is for (study, context, group, role, expiry), before joining", TAG,
+        response=schemas.InvitePreview, query=schemas.JoinQuery, auth=Auth.NONE, problems=(401,),
     ),
     Endpoint("GET", "/me", me, "me", "Who this session or token is", TAG, response=schemas.Me),
 ]  # fmt: skip

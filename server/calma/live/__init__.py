@@ -3,8 +3,9 @@
 Owns the control-channel frames (built from shared_schema/control.json), their
 validation, rate limiting, the `/live` route, and the per-session control
 document (`study-<study>.group-<group>.control`) with the state machine that
-turns facilitator commands into changes of it. Writes that document only
-through `Room.write_as_server`; uses the hub only through `RoomManager`
+turns facilitator commands into changes of it; and the study watchers
+(`calma.live.watch`: a study's progress pushed to its facilitator after
+`study.watch`). Writes that document only through `Room.write_as_server`; uses the hub only through `RoomManager`
 (acquire/release), `Room.write_as_server` and reading `Room.doc`. Does not
 decide who a connection is: a `LiveAuthenticator` (from the access layer)
 does; `SandboxAuthenticator` stands in only where rooms are open to anyone.

@@ -30,9 +30,12 @@ from calma.live.principal import LiveAuthenticator
 from calma.live.rate_limit import FrameRateLimiter, Verdict
 from calma.live.schema import CONTROL_SCHEMA
 from calma.live.sessions import LiveSession, LiveSessions, server_time_ms
+from calma.live.watch import ProgressSource, StudyWatchers
 from calma.store import StoreError
 
 log = logging.getLogger(__name__)
+
+MAX_PROGRESS_SNAPSHOT = int(CONTROL_SCHEMA.document["messages"]["progress.state"]["fields"]["participants"]["maxItems"])
 
 
 class LiveChannel:
@@ -44,10 +47,13 @@ class LiveChannel:
         authenticator: LiveAuthenticator,
         limits: LiveLimits | None = None,
         *,
+        progress: ProgressSource | None = None,
         clock: Callable[[], int] = server_time_ms,
     ) -> None:
         self.limits = limits or LiveLimits()
         self.sessions = LiveSessions(rooms, clock)
+        self.watchers = StudyWatchers()
+        self._progress = progress
         self._authenticator = authenticator
         self._clock = clock
         self._connections: set[LiveConnection] = set()
@@ -106,6 +112,8 @@ class LiveChannel:
         finally:
             for key in list(connection.subscriptions):
                 self._unsubscribe(connection, key)
+            for study in list(connection.watching):
+                self._unwatch(connection, study)
             self._connections.discard(connection)
             metrics.CONNECTIONS.dec()
             if not self._connections:
@@ -183,6 +191,12 @@ class LiveChannel:
         elif kind == "control.command":
             await self._command(connection, frame)
             connection.send({"type": "ack", "id": frame.id})
+        elif kind == "study.watch":
+            await self._watch(connection, frame.study)
+            connection.send({"type": "ack", "id": frame.id})
+        elif kind == "study.unwatch":
+            self._unwatch(connection, frame.study)
+            connection.send({"type": "ack", "id": frame.id})
         else:  # a client type in the schema that this server does not serve yet
             raise Refused(ErrorCode.UNKNOWN_TYPE, f"{kind!r} frames are not served by this server yet")
 
@@ -202,6 +216,44 @@ class LiveChannel:
             connection.subscriptions[key] = session
             session.subscribers.add(connection)
         connection.send_encoded(session.state_frame_bytes())
+
+    async def _watch(self, connection: LiveConnection, study: str) -> None:
+        """Follow a study's progress: a progress.state snapshot now, progress.update frames after."""
+        if self._progress is None or not await self._authenticator.may_watch_study(connection.principal, study):
+            raise Refused(ErrorCode.FORBIDDEN, f"only the facilitator of study {study} may watch its progress")
+        if study not in connection.watching:
+            if len(connection.subscriptions) + len(connection.watching) >= self.limits.max_subscriptions:
+                raise Refused(
+                    ErrorCode.LIMIT,
+                    f"a connection subscribes to at most {self.limits.max_subscriptions} sessions and studies",
+                )
+            connection.watching.add(study)
+        self.watchers.begin(study, connection)  # updates from here on are held until the snapshot is queued
+        try:
+            stage_order, participants = await self._progress.snapshot(study)
+            if len(participants) > MAX_PROGRESS_SNAPSHOT:
+                raise Refused(
+                    ErrorCode.LIMIT, f"the study has over {MAX_PROGRESS_SNAPSHOT} participants: too many to watch"
+                )
+        except (Refused, StoreError) as exc:
+            self._unwatch(connection, study)
+            if isinstance(exc, StoreError):
+                raise Refused(ErrorCode.UNAVAILABLE, "the study's progress could not be read; try again") from exc
+            raise
+        connection.send(
+            {
+                "type": "progress.state",
+                "study": study,
+                "stage_order": list(stage_order),
+                "participants": [dict(entry) for entry in participants],
+                "server_time": self._clock(),
+            }
+        )
+        self.watchers.ready(study, connection)
+
+    def _unwatch(self, connection: LiveConnection, study: str) -> None:
+        connection.watching.discard(study)
+        self.watchers.remove(study, connection)
 
     def _unsubscribe(self, connection: LiveConnection, key: SessionKey) -> None:
         session = connection.subscriptions.pop(key, None)

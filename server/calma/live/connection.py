@@ -34,6 +34,7 @@ class LiveConnection:
         self.websocket = websocket
         self.principal = principal
         self.subscriptions: dict[SessionKey, LiveSession] = {}
+        self.watching: set[str] = set()  # studies whose progress this connection follows
         self._outbox: deque[bytes] = deque()
         self._outbox_bytes = 0
         self._max_outbox_bytes = max_outbox_bytes

@@ -2,7 +2,7 @@
 
 Owns `Principal`, the `LiveAuthenticator` protocol the access layer implements,
 the sandbox stand-in, and the session rule (which study and group a principal
-may watch and command). Which *command* a role may send is the schema's
+may watch and command; which study's progress it may watch). Which *command* a role may send is the schema's
 `roles`, checked in `calma.live.channel`.
 """
 
@@ -60,6 +60,10 @@ class LiveAuthenticator(Protocol):
         """
         ...
 
+    async def may_watch_study(self, principal: Principal, study: str) -> bool:
+        """Whether `principal` may follow every participant's progress in `study` (its facilitator only)."""
+        ...
+
 
 class SandboxAuthenticator:
     """SANDBOX ONLY: believes whoever the query string says you are.
@@ -94,6 +98,9 @@ class SandboxAuthenticator:
             return False
         return principal.group in (None, group) if principal.role is Role.FACILITATOR else principal.group == group
 
+    async def may_watch_study(self, principal: Principal, study: str) -> bool:
+        return False  # sandbox studies have no participants' progress to watch
+
 
 class NoLiveAccess:
     """Refuses every /live connection (4401): the safe stand-in where rooms have real access control
@@ -103,4 +110,7 @@ class NoLiveAccess:
         return None
 
     async def may_join(self, principal: Principal, study: str, group: str) -> bool:
+        return False
+
+    async def may_watch_study(self, principal: Principal, study: str) -> bool:
         return False

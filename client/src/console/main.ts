@@ -1,0 +1,173 @@
+/**
+ * The facilitator console (/console/): sign in and out; the studies list; one study at a time
+ * (`?study=<id>` in the URL) with its live progress, groups, invite links and context. One /live
+ * connection per page carries the progress of the study on show.
+ */
+import '../style.css'
+import '../pages.css'
+import { api, errorMessage, type Me } from '../api'
+import { byId, whileBusy } from '../dom'
+import { LiveConnection, liveUrl } from '../live'
+import { ContextPanel } from './context'
+import { GroupsPanel } from './groups'
+import { InvitesPanel } from './invites'
+import { ProgressPanel } from './progress'
+import { StudiesPanel, studyHref } from './studies'
+import { StudyPane } from './study'
+
+function studyInUrl (): string | undefined {
+  const id = new URL(window.location.href).searchParams.get('study')
+  return id === null || id === '' ? undefined : id
+}
+
+function showOnly (visible: HTMLElement): void {
+  for (const id of ['page-loading', 'signin', 'not-facilitator', 'dashboard']) {
+    const el = byId(id, HTMLElement)
+    el.hidden = el !== visible
+  }
+}
+
+function showWho (me: Me): void {
+  byId('signed-in-as', HTMLElement).textContent = me.email !== null ? `${me.name} (${me.email})` : me.name
+  const signOut = byId('sign-out', HTMLButtonElement)
+  signOut.onclick = () => {
+    whileBusy(signOut, 'Signing out…', api.signOut)
+      .then(() => { window.location.replace('/console/') })
+      .catch((error: unknown) => { pageError(`Signing out failed: ${errorMessage(error)}`) })
+  }
+  byId('who', HTMLElement).hidden = false
+}
+
+function pageError (message: string): void {
+  const el = byId('page-error', HTMLElement)
+  el.textContent = message
+  el.hidden = false
+}
+
+function showSignIn (): void {
+  showOnly(byId('signin', HTMLElement))
+  const form = byId('signin-form', HTMLFormElement)
+  const email = byId('signin-email', HTMLInputElement)
+  const password = byId('signin-password', HTMLInputElement)
+  const button = byId('signin-button', HTMLButtonElement)
+  const error = byId('signin-error', HTMLElement)
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    if (email.value.trim() === '' || password.value === '') {
+      error.textContent = 'Enter your email and password.'
+      return
+    }
+    error.textContent = ''
+    whileBusy(button, 'Signing in…', async () => await api.signIn(email.value.trim(), password.value))
+      .then(async (me) => {
+        password.value = ''
+        if (me.role === 'facilitator') await startDashboard(me)
+        else showNotFacilitator(me)
+      })
+      .catch((failure: unknown) => {
+        error.textContent = errorMessage(failure)
+        password.select()
+      })
+  })
+  email.focus()
+}
+
+function showNotFacilitator (me: Me): void {
+  byId('not-facilitator-name', HTMLElement).textContent = me.name
+  showWho(me)
+  showOnly(byId('not-facilitator', HTMLElement))
+}
+
+async function startDashboard (me: Me): Promise<void> {
+  showWho(me)
+  const progress = new ProgressPanel({
+    status: byId('live-status', HTMLElement),
+    counts: byId('stage-counts', HTMLElement),
+    table: byId('progress-table', HTMLElement),
+    rows: byId('progress-rows', HTMLElement),
+    empty: byId('progress-empty', HTMLElement),
+    error: byId('progress-error', HTMLElement),
+  }, async (frame) => { await live.request(frame) })
+  const live = new LiveConnection(liveUrl(window.location), {
+    onStatus: (status) => { progress.setStatus(status) },
+    onOpen: () => { progress.reopened() },
+    onFrame: (frame) => { progress.receive(frame) },
+  })
+
+  const navigate = (study: string): void => {
+    window.history.pushState(null, '', studyHref(study))
+    void route()
+  }
+  const studies = new StudiesPanel({
+    list: byId('study-list', HTMLElement),
+    form: byId('new-study-form', HTMLFormElement),
+    name: byId('new-study-name', HTMLInputElement),
+    button: byId('create-study', HTMLButtonElement),
+    error: byId('new-study-error', HTMLElement),
+  }, navigate)
+  const context = new ContextPanel({
+    form: byId('context-form', HTMLFormElement),
+    studyName: byId('study-name', HTMLInputElement),
+    contextName: byId('context-name', HTMLInputElement),
+    description: byId('context-description', HTMLTextAreaElement),
+    systemPrompt: byId('system-prompt', HTMLTextAreaElement),
+    models: byId('context-models', HTMLElement),
+    button: byId('save-context', HTMLButtonElement),
+    status: byId('context-status', HTMLElement),
+    error: byId('context-error', HTMLElement),
+  }, (study) => {
+    pane.heading(study)
+    studies.renamed(study)
+  })
+  const groups = new GroupsPanel({
+    list: byId('group-list', HTMLElement),
+    form: byId('group-form', HTMLFormElement),
+    name: byId('group-name', HTMLInputElement),
+    button: byId('create-group', HTMLButtonElement),
+    error: byId('group-error', HTMLElement),
+  }, (list) => { pane.groupsChanged(list) })
+  const invites = new InvitesPanel({
+    form: byId('invite-form', HTMLFormElement),
+    group: byId('invite-group', HTMLSelectElement),
+    role: byId('invite-role', HTMLSelectElement),
+    expiry: byId('invite-expiry', HTMLSelectElement),
+    button: byId('create-invite', HTMLButtonElement),
+    hint: byId('invite-hint', HTMLElement),
+    error: byId('invite-error', HTMLElement),
+    list: byId('invite-list', HTMLElement),
+  })
+  const pane = new StudyPane({
+    none: byId('no-study', HTMLElement),
+    loading: byId('study-loading', HTMLElement),
+    error: byId('study-error', HTMLElement),
+    article: byId('study', HTMLElement),
+    title: byId('study-title', HTMLElement),
+    subtitle: byId('study-subtitle', HTMLElement),
+  }, { progress, groups, invites, context })
+
+  const route = async (): Promise<void> => {
+    const study = studyInUrl()
+    studies.select(study)
+    await pane.show(study)
+  }
+  window.addEventListener('popstate', () => { void route() })
+
+  await studies.load()
+  showOnly(byId('dashboard', HTMLElement))
+  live.start()
+  await route()
+}
+
+async function main (): Promise<void> {
+  try {
+    const { me } = await api.sessionState()
+    if (me === null) showSignIn()
+    else if (me.role !== 'facilitator') showNotFacilitator(me)
+    else await startDashboard(me)
+  } catch (error) {
+    showOnly(byId('page-error', HTMLElement))
+    pageError(`The console could not start: ${errorMessage(error)}`)
+  }
+}
+
+void main()

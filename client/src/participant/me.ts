@@ -1,0 +1,141 @@
+/**
+ * The participant's overview, /me/: their study, their group, and the stage overview (where they
+ * are, which stages are done, open or locked). The session cookie keeps them signed in across
+ * reloads. Their stage is read again whenever the page becomes visible, so a move made by the
+ * facilitator shows up when they come back to the tab.
+ */
+import '../style.css'
+import '../pages.css'
+import { api, errorMessage, type Group, type Me, type Study } from '../api'
+import { byId } from '../dom'
+import type { Stage } from '../generated/control'
+import { STAGE_INFO } from '../stages'
+import { fillAboutCalma } from './about'
+import { renderStageList, whereNowText } from './stageList'
+
+interface Elements {
+  readonly loading: HTMLElement
+  readonly pageError: HTMLElement
+  readonly signedOut: HTMLElement
+  readonly facilitatorNote: HTMLElement
+  readonly overview: HTMLElement
+  readonly meName: HTMLElement
+  readonly studyName: HTMLElement
+  readonly group: HTMLElement
+  readonly contextDescription: HTMLElement
+  readonly whereNow: HTMLElement
+  readonly stageList: HTMLElement
+  readonly advanceError: HTMLElement
+}
+
+function findElements (): Elements {
+  return {
+    loading: byId('page-loading', HTMLElement),
+    pageError: byId('page-error', HTMLElement),
+    signedOut: byId('signed-out', HTMLElement),
+    facilitatorNote: byId('facilitator-note', HTMLElement),
+    overview: byId('overview', HTMLElement),
+    meName: byId('me-name', HTMLElement),
+    studyName: byId('study-name', HTMLElement),
+    group: byId('me-group', HTMLElement),
+    contextDescription: byId('context-description', HTMLElement),
+    whereNow: byId('where-now', HTMLElement),
+    stageList: byId('stage-list', HTMLElement),
+    advanceError: byId('advance-error', HTMLElement),
+  }
+}
+
+/** One participant's (or observer's) overview, kept up to date. */
+class Overview {
+  private stage: Stage | undefined
+
+  constructor (
+    private readonly els: Elements,
+    private readonly me: Me,
+    private readonly study: Study,
+    group: Group,
+  ) {
+    els.meName.textContent = me.name
+    els.studyName.textContent = study.name
+    els.group.textContent = me.role === 'observer' ? `Observing group ${group.name}` : `Group: ${group.name}`
+    els.contextDescription.textContent = study.deployment_context.description
+    document.title = `${study.name} · CALMA Studio`
+  }
+
+  show (stage: Stage | undefined): void {
+    this.stage = stage
+    const order = this.study.stage_order
+    if (stage === undefined) {
+      this.els.whereNow.textContent = 'As an observer you can follow your group\'s live Discuss session; you do not go through the stages yourself.'
+      renderStageList(this.els.stageList, order, { current: undefined })
+      return
+    }
+    this.els.whereNow.textContent = whereNowText(order, stage)
+    renderStageList(this.els.stageList, order, {
+      current: stage,
+      onAdvance: (next, button) => { this.advance(next, button) },
+    })
+  }
+
+  async refresh (): Promise<void> {
+    const participant = this.me.participant_id
+    if (participant === null) return
+    const progress = await api.progress(this.study.id, participant)
+    if (progress.stage !== this.stage) this.show(progress.stage)
+  }
+
+  private advance (next: Stage, button: HTMLButtonElement): void {
+    const participant = this.me.participant_id
+    if (participant === null) return
+    this.els.advanceError.textContent = ''
+    button.disabled = true
+    button.textContent = `Moving on to ${STAGE_INFO[next].title}…`
+    api.moveTo(this.study.id, participant, next)
+      .then((progress) => { this.show(progress.stage) })
+      .catch((error: unknown) => {
+        this.els.advanceError.textContent = errorMessage(error)
+        this.show(this.stage)
+      })
+  }
+}
+
+async function main (): Promise<void> {
+  const els = findElements()
+  fillAboutCalma()
+  const fail = (error: unknown): void => {
+    els.loading.hidden = true
+    els.pageError.textContent = `Your study could not be loaded: ${errorMessage(error)}`
+    els.pageError.hidden = false
+  }
+  try {
+    const { me } = await api.sessionState()
+    if (me === null) {
+      els.loading.hidden = true
+      els.signedOut.hidden = false
+      return
+    }
+    if (me.role === 'facilitator' || me.study_id === null || me.group_id === null) {
+      els.loading.hidden = true
+      els.facilitatorNote.hidden = false
+      return
+    }
+    const studyId = me.study_id
+    const participant = me.participant_id
+    const [study, group, progress] = await Promise.all([
+      api.study(studyId),
+      api.group(studyId, me.group_id),
+      participant === null ? Promise.resolve(undefined) : api.progress(studyId, participant),
+    ])
+    const overview = new Overview(els, me, study, group)
+    overview.show(progress?.stage)
+    els.loading.hidden = true
+    els.overview.hidden = false
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') overview.refresh().catch(fail)
+    })
+  } catch (error) {
+    fail(error)
+  }
+}
+
+void main()
