@@ -28,11 +28,17 @@ if [[ ! -d client/node_modules ]] || [[ client/package-lock.json -nt client/node
 fi
 npm run build --prefix client --silent
 
-if [[ $with_tests == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
-  echo "==> installing Debian's chromium for the browser tests"
-  sudo_cmd=""
-  if [[ $(id -u) != 0 ]]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+if [[ $with_tests == 1 ]]; then
+  # Debian packages the tests drive for real: chromium (browser tests), redis-server (many-node tests).
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  if (( ${#missing[@]} )); then
+    echo "==> installing Debian packages for the tests: ${missing[*]}"
+    sudo_cmd=""
+    if [[ $(id -u) != 0 ]]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
 fi
 echo "==> setup done"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.postgres import database_url, postgres_server, postgres_url  # noqa: F401  (fixtures)
 from tests.helpers.server import ServerProcess
 
 

@@ -10,6 +10,7 @@ import anyio
 import pycrdt
 
 from calma.config import Settings
+from calma.hub.log import LocalLog
 from calma.hub.rooms import RoomManager
 from calma.store import GroupCommit
 from calma.store.sqlite import SQLiteStore
@@ -23,7 +24,7 @@ async def running_rooms(tmp_path: Path) -> AsyncIterator[tuple[RoomManager, SQLi
     commit = GroupCommit(store)
     async with anyio.create_task_group() as tg:
         await tg.start(commit.run)
-        yield RoomManager(Settings(room_idle_s=0.01), store, commit, tg), store
+        yield RoomManager(Settings(room_idle_s=0.01), LocalLog(store, commit), tg), store
         tg.cancel_scope.cancel()
     await store.close()
 

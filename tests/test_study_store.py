@@ -1,26 +1,27 @@
-"""The StudyStore contract, run against every backend (SQLite now; PostgreSQL joins later)."""
+"""The StudyStore contract, run against every backend (SQLite and PostgreSQL: the same SQL on both)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
+import anyio
 import pytest
 
+from calma.config import Settings
 from calma.store import StoreError
-from calma.store.sqlite import SQLiteStore
-from calma.store.studies_sqlite import SQLiteStudyStore
+from calma.store.factory import build_stores
 from calma.studies import AlreadyExists, Invite, Role, SessionRecord, Stage, StudyStore
 from calma.studies.model import new_id
 from calma.studies.templates import Template, study_content
 
 
-@pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StudyStore]:
-    rooms = SQLiteStore(tmp_path / "store.sqlite3")
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[StudyStore]:
+    """The study store on a fresh database, once per backend (the `database_url` fixture)."""
+    rooms, studies = build_stores(Settings(database_url=database_url))
     await rooms.open()
-    yield SQLiteStudyStore(rooms)
+    yield studies
     await rooms.close()
 
 
@@ -87,3 +88,38 @@ async def test_an_invite_is_revoked_once_and_sessions_expire(store: StudyStore) 
     await store.create_session("later", replace(session, created_at=3000.0, expires_at=4000.0))  # sweeps "hash"
     await store.delete_session("later")
     assert await store.session("later", now=3500.0) is None
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(store: StudyStore) -> None:
+    ana = await store.create_facilitator("ana@example.org", "Ana", "h")
+    study = await store.create_study(ana.id, study_content(Template.PILOT))
+    broken = replace(study.content, baseline_interactions=study.content.baseline_interactions[:1] * 2)  # duplicate id
+    with pytest.raises(StoreError):
+        await store.update_study(study.id, broken)
+    loaded = await store.study(study.id)
+    assert loaded is not None and loaded.content == study.content and loaded.updated_at == study.updated_at
+
+
+async def test_concurrent_writers_each_get_their_own_transaction(store: StudyStore) -> None:
+    ana = await store.create_facilitator("ana@example.org", "Ana", "h")
+    study = await store.create_study(ana.id, study_content(Template.BLANK))
+    group = await store.create_group(study.id, "A")
+    outcomes: list[str] = []
+
+    async def join(name: str) -> None:
+        await store.create_participant(study.id, group.id, name, Stage.FAMILIARIZE, None)
+        outcomes.append(name)
+
+    async def clash() -> None:
+        try:
+            await store.create_group(study.id, "A")
+        except AlreadyExists:
+            outcomes.append("clash")
+
+    async with anyio.create_task_group() as tg:
+        for index in range(20):
+            tg.start_soon(join, f"p{index}")
+            tg.start_soon(clash)
+    assert outcomes.count("clash") == 20
+    assert len(await store.participants_of(study.id, group.id)) == 20
+    assert len(await store.progress_of_study(study.id)) == 20

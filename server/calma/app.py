@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+from anyio.abc import TaskGroup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -18,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from calma import __version__
 from calma.access.authenticate import Authenticator
-from calma.access.live import StudyLiveAuthenticator
+from calma.access.live import LiveStudyEvents, StudyLiveAuthenticator, StudyProgressFeed
 from calma.access.rooms import StudyRoomAuthorizer
 from calma.access.secret import load_or_create_secret
 from calma.access.tokens import TokenSigner
@@ -27,13 +28,13 @@ from calma.api.endpoints import ApiContext
 from calma.config import Settings
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.endpoint import serve_room
+from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
 from calma.hub.rooms import RoomManager
 from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
 from calma.observability import metrics
 from calma.store import GroupCommit, Store, StoreError
-from calma.store.sqlite import SQLiteStore
-from calma.store.studies_sqlite import SQLiteStudyStore
+from calma.store.factory import database_of, room_store, study_store_for
 from calma.studies.store import StudyStore
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,11 @@ class Access:
 
 
 def study_access(settings: Settings, store: Store) -> Access:
-    """The study store on the room store's SQLite connection, and the authenticators built on it.
+    """The study store in the room store's database (SQLite or PostgreSQL), and the authenticators built on it.
 
     Reads (or, on first start, creates) the token secret, so a bad secret file stops the server here.
     """
-    if not isinstance(store, SQLiteStore):
-        raise TypeError("the study records live in the SQLite store of record (PostgreSQL comes later)")
-    studies = SQLiteStudyStore(store)
+    studies = study_store_for(store)
     authenticator = Authenticator(studies, TokenSigner(load_or_create_secret(settings.secret_path)))
     return Access(
         studies=studies,
@@ -88,12 +87,40 @@ def api_routes(context: ApiContext) -> list[Route | Mount]:
     return [Route("/api", api), Mount("/api", app=api)]
 
 
+async def start_room_log(settings: Settings, store: Store, tg: TaskGroup) -> RoomLog:
+    """The rooms' update log: group commit into the store of record, or Redis streams with `--redis`."""
+    if settings.redis_url:
+        from calma.hub.redis_log import RedisLog  # redis-py is imported only by nodes that use it
+
+        redis_log = RedisLog(settings.redis_url, store)
+        try:
+            await tg.start(redis_log.run)
+        except Exception as exc:
+            raise StoreError(f"cannot reach Redis at {redact_url(settings.redis_url)}: {exc}") from exc
+        log.info("rooms use Redis streams", extra={"node": redis_log.node_id, "redis": redact_url(settings.redis_url)})
+        return redis_log
+    commit = GroupCommit(store, window_s=settings.group_commit_window_s, max_batch=settings.group_commit_max_batch)
+    await tg.start(commit.run)
+    return LocalLog(store, commit)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}" if ":" in credentials else url
+
+
 def create_app(settings: Settings, *, store: Store | None = None, authorizer: RoomAuthorizer | None = None) -> Starlette:
     """Build the app; the store opens and background tasks start in its lifespan.
 
     Rooms are authorized by study role (`calma.access.rooms`) unless `authorizer` says otherwise.
     """
-    the_store: Store = store or SQLiteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    the_store: Store = store or room_store(settings)
+    database = database_of(settings).display  # never the password
     access = study_access(settings, the_store)
     the_authorizer: RoomAuthorizer = authorizer or access.rooms
     services: Services | None = None
@@ -101,15 +128,16 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal services
-        await the_store.open()
         try:
-            commit = GroupCommit(
-                the_store, window_s=settings.group_commit_window_s, max_batch=settings.group_commit_max_batch
-            )
+            await the_store.open()
+        except StoreError as exc:
+            log.error("cannot open the store of record: %s", exc, extra={"database": database})
+            raise
+        try:
             async with anyio.create_task_group() as tg:
-                await tg.start(commit.run)
-                services = Services(the_store, RoomManager(settings, the_store, commit, tg))
-                log.info("calma hub ready", extra={"version": __version__, "database": str(settings.database_path)})
+                room_log = await start_room_log(settings, the_store, tg)
+                services = Services(the_store, RoomManager(settings, room_log, tg))
+                log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield
                 tg.cancel_scope.cancel()
         finally:
@@ -126,7 +154,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     # /live knows people by session cookie or ?token= (calma.access.live); with sandbox rooms on, a
     # connection without either may still claim `?role=&study=&group=`, but only for studies that do not exist.
     the_authorizer = ReadOnlyControlRooms(the_authorizer)
-    live = LiveChannel(lambda: running().rooms, access.live)
+    # Facilitators watch their studies' progress on /live (study.watch); the API tells the watchers what it writes.
+    live = LiveChannel(lambda: running().rooms, access.live, progress=StudyProgressFeed(access.studies))
     # --------------------------------------------------------------------------------------------
 
     async def drain() -> None:
@@ -160,7 +189,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         Route("/metrics", metrics_route),
         WebSocketRoute("/rooms/{room:path}", room_route),
         live.route,  # control channel
-        *api_routes(ApiContext(access.studies, access.authenticator, settings)),
+        *api_routes(ApiContext(access.studies, access.authenticator, settings, LiveStudyEvents(live.watchers))),
     ]
     if (static_dir / "index.html").is_file():
         routes.append(Mount("/", StaticFiles(directory=static_dir, html=True), name="client"))

@@ -62,6 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
         sandbox_rooms=not args.no_sandbox_rooms,
         secret_file=Path(args.secret_file) if args.secret_file else None,
         database_url=args.database,
+        redis_url=args.redis,
     )
     from calma.access.secret import SecretFileError
     from calma.store import StoreError
@@ -173,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(env("CALMA_PORT", "8000")))
     serve.add_argument("--data-dir", default=env("CALMA_DATA_DIR", "calma-data"), help="where the SQLite store lives")
     serve.add_argument("--database", default=env("CALMA_DATABASE_URL"), help=DATABASE_HELP)
+    serve.add_argument(
+        "--redis",
+        default=env("CALMA_REDIS_URL"),
+        help="redis://HOST:PORT/DB: run as one of many hub nodes, with every room's updates in Redis streams",
+    )
     serve.add_argument("--static-dir", default=env("CALMA_STATIC_DIR"), help="built client (default: client/dist)")
     defaults = RoomLimits()
     serve.add_argument("--max-frame-bytes", type=int, default=defaults.max_frame_bytes)

@@ -45,6 +45,11 @@ class Settings:
     awareness_interval_s: float = 0.05
     # A room with no connections is unloaded after this long.
     room_idle_s: float = 30.0
+    # The store of record: `sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB` (calma.store.factory);
+    # None: the SQLite file in the data dir (`database_path`).
+    database_url: str | None = None
+    # Many nodes: Redis carries every room's updates (one stream per room) and presence between hub nodes.
+    redis_url: str | None = None
     # SQLite synchronous mode: FULL survives power loss; NORMAL survives process crashes.
     sqlite_synchronous: str = "FULL"
     # On shutdown, how long to wait for connections to take their 1001 close.

@@ -19,9 +19,13 @@ class AwarenessRelay:
         self._clocks: dict[int, int] = {}
         self._states: dict[int, AwarenessEntry] = {}
         self._dirty: dict[int, AwarenessEntry] = {}
+        self._local_dirty: dict[int, AwarenessEntry] = {}
 
-    def merge(self, entries: list[AwarenessEntry]) -> list[AwarenessEntry]:
-        """Apply entries; return those that were newer than what the room knew."""
+    def merge(self, entries: list[AwarenessEntry], *, local: bool = True) -> list[AwarenessEntry]:
+        """Apply entries; return those that were newer than what the room knew.
+
+        Local entries (from this node's connections) are also kept for sharing with other nodes.
+        """
         accepted = []
         for entry in entries:
             known = self._clocks.get(entry.client_id)
@@ -37,6 +41,8 @@ class AwarenessRelay:
             else:
                 self._states[entry.client_id] = entry
             self._dirty[entry.client_id] = entry
+            if local:
+                self._local_dirty[entry.client_id] = entry
             accepted.append(entry)
         return accepted
 
@@ -50,6 +56,18 @@ class AwarenessRelay:
     def take_changes(self) -> list[AwarenessEntry]:
         changes = list(self._dirty.values())
         self._dirty.clear()
+        return changes
+
+    def mark_local(self, client_ids: set[int]) -> None:
+        """Share these clients' current states with other nodes again (one of them just arrived)."""
+        for client_id in client_ids:
+            entry = self._states.get(client_id)
+            if entry is not None:
+                self._local_dirty[client_id] = entry
+
+    def take_local_changes(self) -> list[AwarenessEntry]:
+        changes = list(self._local_dirty.values())
+        self._local_dirty.clear()
         return changes
 
     def has_changes(self) -> bool:

@@ -159,14 +159,19 @@ def decode_awareness(update: bytes) -> list[AwarenessEntry]:
     return entries
 
 
-def encode_awareness(entries: list[AwarenessEntry]) -> bytes:
-    """Encode entries as one awareness message frame."""
+def encode_awareness_update(entries: list[AwarenessEntry]) -> bytes:
+    """Encode entries as an awareness update (the payload of an awareness message)."""
     parts = [var_uint(len(entries))]
     for entry in entries:
         parts.append(var_uint(entry.client_id))
         parts.append(var_uint(entry.clock))
         parts.append(var_bytes(entry.state.encode("utf-8")))
-    return bytes([MessageType.AWARENESS]) + var_bytes(b"".join(parts))
+    return b"".join(parts)
+
+
+def encode_awareness(entries: list[AwarenessEntry]) -> bytes:
+    """Encode entries as one awareness message frame."""
+    return bytes([MessageType.AWARENESS]) + var_bytes(encode_awareness_update(entries))
 
 
 def encode_sync(kind: SyncType, payload: bytes) -> bytes:

@@ -28,10 +28,12 @@ from calma.hub.protocol import (
     decode_awareness,
     encode_auth_denied,
     encode_awareness,
+    encode_awareness_update,
     encode_sync,
 )
 from calma.observability import metrics
-from calma.store import GroupCommit, Store, StoreError
+from calma.hub.log import RoomLog
+from calma.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,7 @@ class Room:
         self,
         name: str,
         *,
-        store: Store,
-        commit: GroupCommit,
+        log: RoomLog,
         limits: RoomLimits,
         compact_after_updates: int,
         awareness_interval_s: float,
@@ -64,8 +65,7 @@ class Room:
         self.updates_since_snapshot = 0
         self.last_applied_id = 0
         self.snapshot_upto = 0
-        self._store = store
-        self._commit = commit
+        self._log = log
         self._limits = limits
         self._compact_after = compact_after_updates
         self._awareness_interval_s = awareness_interval_s
@@ -85,6 +85,7 @@ class Room:
         except Exception as exc:
             log.error("room failed to load", extra={"room": self.name, "error": str(exc)}, exc_info=True)
             self.load_error = exc
+            self._log.close(self.name, self)
             unregister()
             self.ready.set()
             return
@@ -100,10 +101,11 @@ class Room:
             if self._broken is None and self.updates_since_snapshot > 0:
                 await self.compact()
         finally:
+            self._log.close(self.name, self)
             metrics.ROOMS.dec()
 
     async def _load(self) -> None:
-        record = await self._store.load_room(self.name)
+        record = await self._log.open(self.name, self)
         try:
             if record.snapshot is not None:
                 self.doc.apply_update(record.snapshot)
@@ -217,7 +219,7 @@ class Room:
                 f"update would make the document exceed {self._limits.max_document_bytes} bytes",
             )
         try:
-            await self._commit.append(self.name, update, lambda update_id: self._apply_durable(update_id, update, connection))
+            await self._log.append(self.name, update, connection)
         except StoreError as exc:
             raise RoomClosed(CloseCode.INTERNAL_ERROR, "could not store the update; reconnect to retry") from exc
 
@@ -240,11 +242,11 @@ class Room:
         if not updates:
             return b""
         update = pycrdt.merge_updates(*updates) if len(updates) > 1 else updates[0]
-        await self._commit.append(self.name, update, lambda update_id: self._apply_durable(update_id, update, None))
+        await self._log.append(self.name, update, None)
         return update
 
-    def _apply_durable(self, update_id: int, update: bytes, origin: Connection | None) -> None:
-        """Runs right after the update's transaction committed: apply, then relay."""
+    def deliver(self, update_id: int, update: bytes, origin: object | None) -> None:
+        """The log delivers a durable update, in log order: apply it, then relay it."""
         try:
             self.doc.apply_update(update)
         except ValueError as exc:
@@ -260,6 +262,24 @@ class Room:
                 connection.send(frame)
         if self.updates_since_snapshot >= self._compact_after:
             self._compaction_wanted.set()
+
+    def awareness_query(self) -> None:
+        """Another node opened this room: share the presence of everyone connected here."""
+        self._awareness.mark_local(self._local_awareness_ids())
+        self._awareness_changed.set()
+
+    def _local_awareness_ids(self) -> set[int]:
+        return {client_id for connection in self.connections for client_id in connection.awareness_ids}
+
+    def remote_awareness(self, update: bytes) -> None:
+        """Presence changes from this room's connections on other nodes."""
+        try:
+            entries = decode_awareness(update)
+        except ProtocolError as exc:
+            log.error("bad awareness update from another node", extra={"room": self.name, "error": str(exc)})
+            return
+        if self._awareness.merge(entries, local=False):
+            self._awareness_changed.set()
 
     def _receive_awareness(self, connection: Connection, update: bytes) -> None:
         try:
@@ -285,6 +305,9 @@ class Room:
         while True:
             await self._awareness_changed.wait()
             self._awareness_changed = anyio.Event()
+            local = self._awareness.take_local_changes()
+            if local:
+                await self._log.share_awareness(self.name, encode_awareness_update(local))
             changes = self._awareness.take_changes()
             if changes:
                 frame = encode_awareness(changes)
@@ -318,11 +341,13 @@ class Room:
         self.byte_size = len(snapshot)
         self.updates_since_snapshot = 0
         try:
-            folded = await self._store.write_snapshot(self.name, snapshot, upto)
+            folded = await self._log.fold(self.name, snapshot, upto, previous[1])
         except StoreError as exc:
             log.error("compaction failed; the log stays as it is", extra={"room": self.name, "error": str(exc)})
             self.byte_size += previous[0] - len(snapshot)
             self.updates_since_snapshot += previous[1]
+            return
+        if folded is None:  # another node folded this round; our snapshot still measured the document
             return
         self.snapshot_upto = upto
         metrics.COMPACTIONS.inc()

@@ -10,7 +10,7 @@ from anyio.abc import TaskGroup
 from calma.config import Settings
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.room import Room
-from calma.store import GroupCommit, Store
+from calma.hub.log import RoomLog
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +18,9 @@ log = logging.getLogger(__name__)
 class RoomManager:
     """Hands out loaded rooms; each room's lifetime is a task in the manager's task group."""
 
-    def __init__(self, settings: Settings, store: Store, commit: GroupCommit, task_group: TaskGroup) -> None:
+    def __init__(self, settings: Settings, log: RoomLog, task_group: TaskGroup) -> None:
         self._settings = settings
-        self._store = store
-        self._commit = commit
+        self._log = log
         self._task_group = task_group
         self._rooms: dict[str, Room] = {}
         self._holders = 0
@@ -39,8 +38,7 @@ class RoomManager:
         if room is None:
             room = Room(
                 name,
-                store=self._store,
-                commit=self._commit,
+                log=self._log,
                 limits=self._settings.limits,
                 compact_after_updates=self._settings.compact_after_updates,
                 awareness_interval_s=self._settings.awareness_interval_s,

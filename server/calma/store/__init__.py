@@ -2,8 +2,10 @@
 
 Owns durable state and its schema migrations. Knows nothing of websockets,
 rooms in memory or Yjs semantics: it stores opaque update bytes in order.
-The study records' interface and model belong to `calma.studies`; their SQL
-lives here with the rest (`studies_sqlite.py`).
+Two backends: SQLite (`sqlite.py`, the embedded default) and PostgreSQL
+(`postgres.py`, for many nodes), chosen by URL in `factory.py`. The study
+records' interface and model belong to `calma.studies`; their SQL lives here,
+written once for both backends (`studies_sql.py` over `sql.py`).
 """
 
 from calma.store.base import RoomRecord, Store, StoreError

@@ -1,4 +1,4 @@
-"""The store interface every backend (SQLite now, PostgreSQL later) implements."""
+"""The store interface every backend (SQLite: `sqlite.py`; PostgreSQL: `postgres.py`) implements."""
 
 from __future__ import annotations
 

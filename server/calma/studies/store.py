@@ -1,7 +1,7 @@
 """The `StudyStore` interface: how studies, people, invites, sessions and progress are persisted.
 
-Every backend of the store of record implements it (SQLite now:
-`calma.store.studies_sqlite`; PostgreSQL with the many-nodes issue). Methods
+Both backends of the store of record implement it with the same SQL
+(`calma.store.studies_sql`, on SQLite or PostgreSQL). Methods
 do no authorization: callers (`calma.access`, `calma.api`) decide who may ask.
 Lookups return None for what does not exist; writes raise `AlreadyExists` for
 a uniqueness conflict and `calma.store.StoreError` for everything else.
