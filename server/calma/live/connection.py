@@ -6,25 +6,29 @@ more than `max_outbox_bytes` behind is closed with TOO_SLOW instead.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from calma.live import metrics
 from calma.live.codes import LiveClosed, LiveCloseCode
 from calma.live.frames import encode_server_frame
 from calma.live.principal import Principal
+from calma.outbox import Closing, Outbox
 
 if TYPE_CHECKING:
     from calma.live.sessions import LiveSession
 
-log = logging.getLogger(__name__)
-
 SessionKey = tuple[str, str]  # (study, group)
+
+
+def _too_slow() -> LiveClosed:
+    return LiveClosed(LiveCloseCode.TOO_SLOW, "client fell too far behind; reconnect to resync")
+
+
+def _count_close(closing: Closing) -> None:
+    metrics.CLOSES.labels(code=str(int(closing.code))).inc()
 
 
 class LiveConnection:
@@ -35,51 +39,20 @@ class LiveConnection:
         self.principal = principal
         self.subscriptions: dict[SessionKey, LiveSession] = {}
         self.watching: set[str] = set()  # studies whose progress this connection follows
-        self._outbox: deque[bytes] = deque()
-        self._outbox_bytes = 0
-        self._max_outbox_bytes = max_outbox_bytes
-        self._wakeup = asyncio.Event()
-        self._closing: LiveClosed | None = None
+        self.outbox = Outbox(websocket, max_bytes=max_outbox_bytes, too_slow=_too_slow, on_close=_count_close)
 
     def send(self, frame: Mapping[str, Any]) -> None:
         """Check, encode and queue a server frame."""
         self.send_encoded(encode_server_frame(frame))
 
     def send_encoded(self, data: bytes) -> None:
-        """Queue an encoded frame without waiting; close the connection if its backlog is too large."""
-        if self._closing is not None:
-            return
-        self._outbox.append(data)
-        self._outbox_bytes += len(data)
-        if self._outbox_bytes > self._max_outbox_bytes:
-            self.close(LiveClosed(LiveCloseCode.TOO_SLOW, "client fell too far behind; reconnect to resync"))
-            return
-        self._wakeup.set()
+        """Queue an encoded frame without waiting (see calma.outbox)."""
+        self.outbox.send(data)
 
     def close(self, closed: LiveClosed) -> None:
         """Ask the sender loop to close this connection with a code and reason (queued frames are dropped)."""
-        if self._closing is None:
-            self._closing = closed
-            self._outbox.clear()
-            self._outbox_bytes = 0
-            self._wakeup.set()
+        self.outbox.close(closed)
 
     async def run_sender(self) -> bool:
         """Send queued frames in order until closed; True when this side closed, False when the client had gone."""
-        try:
-            while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
-                while self._outbox and self._closing is None:
-                    data = self._outbox.popleft()
-                    self._outbox_bytes -= len(data)
-                    await self.websocket.send_bytes(data)
-                if self._closing is not None:
-                    closed = self._closing
-                    metrics.CLOSES.labels(code=str(int(closed.code))).inc()
-                    log.info("closing /live connection", extra={"code": int(closed.code), "reason": closed.reason})
-                    await self.websocket.close(code=int(closed.code), reason=closed.reason)
-                    return True
-        except (WebSocketDisconnect, OSError) as exc:
-            log.debug("send to a departed /live client failed: %s", exc)
-            return False
+        return await self.outbox.run()
