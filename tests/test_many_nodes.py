@@ -25,11 +25,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
     process.stop()
 
 
-def start_nodes(tmp_path: Path, redis_server: RedisProcess, count: int, *extra: str) -> list[ServerProcess]:
-    """`count` hub nodes on one Redis and one store of record (a shared SQLite file)."""
+def start_nodes(
+    tmp_path: Path, redis_server: RedisProcess, database: str, count: int, *extra: str
+) -> list[ServerProcess]:
+    """`count` hub nodes on one Redis and one PostgreSQL store of record (and one token secret)."""
     nodes = []
     for index in range(count):
-        node = ServerProcess(tmp_path / "data", extra_args=["--redis", redis_server.url, *extra])
+        node = ServerProcess(tmp_path / "data", extra_args=["--redis", redis_server.url, "--database", database, *extra])
         node.log_path = tmp_path / f"node-{index}.log"
         node.start()
         nodes.append(node)
@@ -37,8 +39,8 @@ def start_nodes(tmp_path: Path, redis_server: RedisProcess, count: int, *extra: 
 
 
 @pytest.fixture
-def two_nodes(tmp_path: Path, redis_server: RedisProcess) -> Iterator[list[ServerProcess]]:
-    nodes = start_nodes(tmp_path, redis_server, 2)
+def two_nodes(tmp_path: Path, redis_server: RedisProcess, postgres_url: str) -> Iterator[list[ServerProcess]]:
+    nodes = start_nodes(tmp_path, redis_server, postgres_url, 2)
     yield nodes
     for node in nodes:
         node.stop()
@@ -60,9 +62,9 @@ async def test_clients_on_two_nodes_converge_and_see_each_other(two_nodes: list[
 
 
 async def test_kill_9_of_a_node_mid_stream_loses_nothing_any_client_received(
-    tmp_path: Path, redis_server: RedisProcess
+    tmp_path: Path, redis_server: RedisProcess, postgres_url: str
 ) -> None:
-    a, b = start_nodes(tmp_path, redis_server, 2)
+    a, b = start_nodes(tmp_path, redis_server, postgres_url, 2)
     try:
         url_a, url_b = a.room_url("crash"), b.room_url("crash")
         seen_on_a: set[str] = set()
@@ -118,9 +120,9 @@ def metric(node: ServerProcess, name: str) -> float:
 
 
 async def test_compaction_happens_once_per_round_across_nodes_and_loses_nothing(
-    tmp_path: Path, redis_server: RedisProcess
+    tmp_path: Path, redis_server: RedisProcess, postgres_url: str
 ) -> None:
-    nodes = start_nodes(tmp_path, redis_server, 2, "--compact-after", "25")
+    nodes = start_nodes(tmp_path, redis_server, postgres_url, 2, "--compact-after", "25")
     try:
         a, b = nodes
         expected = {f"{w}-{i}" for w in ("a", "b") for i in range(150)}
@@ -151,7 +153,7 @@ async def test_compaction_happens_once_per_round_across_nodes_and_loses_nothing(
     finally:
         for node in nodes:
             node.stop()
-    fresh = start_nodes(tmp_path, redis_server, 1)[0]
+    fresh = start_nodes(tmp_path, redis_server, postgres_url, 1)[0]
     try:
         async with connect_doc(fresh.room_url("folded")) as reader:
             assert set(label_texts(reader.doc)) == expected
