@@ -164,6 +164,24 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster(args: argparse.Namespace) -> int:
+    from calma.cluster.supervisor import ClusterConfig, main
+
+    if args.nodes < 1:
+        print("calma cluster: --nodes must be at least 1", file=sys.stderr)
+        return 2
+    config = ClusterConfig(
+        nodes=args.nodes,
+        port=args.port,
+        host=args.host,
+        data_dir=Path(args.data_dir),
+        database=args.database,
+        redis_port=args.redis_port,
+        log_level=args.log_level,
+    )
+    return main(config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calma", description="CALMA Studio: live deliberation server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--secret-file", default=env("CALMA_SECRET_FILE"), help="token secret (default: DATA_DIR/secret.key)")
     serve.set_defaults(handler=_serve)
+
+    cluster = commands.add_parser(
+        "cluster", help="run redis-server, N hub nodes and a room-hashing router on this machine (demos, tests)"
+    )
+    cluster.add_argument("--nodes", type=int, default=2, help="hub nodes to start (default 2)")
+    cluster.add_argument("--host", default="127.0.0.1", help="the router's address")
+    cluster.add_argument("--port", type=int, default=8000, help="the router's port (default 8000)")
+    cluster.add_argument("--data-dir", default="calma-cluster", help="Redis's AOF and the shared SQLite store")
+    cluster.add_argument("--database", default=env("CALMA_DATABASE_URL"), help=DATABASE_HELP)
+    cluster.add_argument("--redis-port", type=int, help="the private redis-server's port (default: a free one)")
+    cluster.add_argument("--log-level", default=env("CALMA_LOG_LEVEL", "info"), choices=["debug", "info", "warning", "error"])
+    cluster.set_defaults(handler=_cluster)
 
     admin = commands.add_parser("admin", help="manage accounts and tokens in a data dir (the server may be running)")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)

@@ -1,0 +1,198 @@
+"""Starts and supervises `calma cluster`: a private redis-server, N `calma serve` nodes and the router.
+
+Children run in their own sessions, so a Ctrl-C reaches only the supervisor,
+which stops them in order. Everything runs in one anyio task group: each child has a task that waits for
+its exit and logs it; Ctrl-C or SIGTERM cancels the group, and the shielded
+clean-up stops the nodes (SIGTERM, then SIGKILL after a grace), then Redis.
+The ports and pids are written to DATA_DIR/cluster.json for tools and tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from anyio.abc import Process
+
+from calma.cluster.router import Backend, Router
+
+log = logging.getLogger("calma.cluster")
+
+START_TIMEOUT_S = 30.0
+STOP_GRACE_S = 10.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ClusterConfig:
+    nodes: int
+    port: int = 8000
+    host: str = "127.0.0.1"
+    data_dir: Path = Path("calma-cluster")
+    database: str | None = None
+    redis_port: int | None = None
+    log_level: str = "info"
+    extra_serve_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Child:
+    name: str
+    process: Process
+    expected_exit: bool = False
+
+
+async def _ask(host: str, port: int, request: bytes, answer: bytes) -> bool:
+    """Whether a TCP request to host:port is answered with something starting with `answer`."""
+    try:
+        with anyio.fail_after(2):
+            async with await anyio.connect_tcp(host, port) as stream:
+                await stream.send(request)
+                return (await stream.receive(1024)).startswith(answer)
+    except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError):
+        return False
+
+
+async def _wait_until_answers(child: Child, host: str, port: int, request: bytes, answer: bytes) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not await _ask(host, port, request, answer):
+        if child.process.returncode is not None:
+            raise RuntimeError(f"{child.name} exited with {child.process.returncode} while starting")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{child.name} did not answer on port {port} within {START_TIMEOUT_S}s")
+        await anyio.sleep(0.05)  # polling a condition, bounded by the deadline
+
+
+async def _stop(child: Child) -> None:
+    child.expected_exit = True
+    if child.process.returncode is not None:
+        return
+    child.process.terminate()
+    with anyio.move_on_after(STOP_GRACE_S):
+        log.info("%s stopped (exit %s)", child.name, await child.process.wait())
+        return
+    log.warning("%s did not stop within %ss; killing it", child.name, STOP_GRACE_S)
+    child.process.kill()
+    log.info("%s killed (exit %s)", child.name, await child.process.wait())
+
+
+async def run_cluster(config: ClusterConfig) -> int:
+    redis_binary = shutil.which("redis-server")
+    if redis_binary is None:
+        print("calma cluster: redis-server is not installed (apt-get install redis-server)", file=sys.stderr)
+        return 1
+    data_dir = config.data_dir.resolve()
+    (data_dir / "redis").mkdir(parents=True, exist_ok=True)
+    redis_port = config.redis_port or free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    children: list[Child] = []
+    failed = False
+
+    async def watch(child: Child, critical: bool) -> None:
+        nonlocal failed
+        code = await child.process.wait()
+        if child.expected_exit:
+            log.info("%s stopped (exit %s)", child.name, code)
+            return
+        log.error("%s exited unexpectedly with %s", child.name, code)
+        if critical:
+            failed = True
+            tg.cancel_scope.cancel()
+
+    async def on_signals() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("received %s; stopping the cluster", signal.Signals(signum).name)
+                tg.cancel_scope.cancel()
+                return
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(on_signals)
+            redis_cmd = [
+                redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(data_dir / "redis"),
+                "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
+                "--save", "", "--logfile", str(data_dir / "redis" / "redis.log"),
+            ]  # fmt: skip
+            redis_child = Child("redis-server", await anyio.open_process(redis_cmd, stdin=None, stdout=None, stderr=None, start_new_session=True))
+            children.append(redis_child)
+            tg.start_soon(watch, redis_child, True)
+            await _wait_until_answers(redis_child, "127.0.0.1", redis_port, b"PING\r\n", b"+PONG")
+            log.info("redis-server on %s (pid %d)", redis_url, redis_child.process.pid)
+
+            backends = []
+            for index in range(config.nodes):
+                port = free_port()
+                command = [
+                    sys.executable, "-m", "calma", "serve", "--host", "127.0.0.1", "--port", str(port),
+                    "--data-dir", str(data_dir), "--redis", redis_url,
+                    "--log-level", config.log_level, *config.extra_serve_args,
+                ]  # fmt: skip
+                if config.database:  # else every node shares the SQLite file in the data dir
+                    command += ["--database", config.database]
+                node = Child(f"node {index} (port {port})", await anyio.open_process(command, stdin=None, stdout=None, stderr=None, start_new_session=True))
+                children.append(node)
+                tg.start_soon(watch, node, False)  # the router fails over to the other nodes
+                backends.append(Backend("127.0.0.1", port))
+            for node, backend in zip(children[1:], backends, strict=True):
+                await _wait_until_answers(
+                    node, backend.host, backend.port, b"GET /healthz HTTP/1.0\r\nHost: calma\r\n\r\n", b"HTTP/1.1 200"
+                )
+                log.info("%s healthy (pid %d)", node.name, node.process.pid)
+
+            router = Router(backends, host=config.host, port=config.port)
+            started = asyncio.Event()
+            tg.start_soon(router.serve, started)
+            await started.wait()
+            state = {
+                "router": f"http://{config.host}:{config.port}",
+                "supervisor_pid": os.getpid(),
+                "redis": {"url": redis_url, "pid": redis_child.process.pid},
+                "nodes": [
+                    {"url": f"http://{b.host}:{b.port}", "port": b.port, "pid": c.process.pid}
+                    for b, c in zip(backends, children[1:], strict=True)
+                ],
+                "database": "postgresql" if config.database else str(data_dir / "calma.sqlite3"),
+            }
+            (data_dir / "cluster.json").write_text(json.dumps(state, indent=2))
+            print(
+                f"calma cluster: {config.nodes} nodes behind http://{config.host}:{config.port} (Redis {redis_url}); "
+                "Ctrl-C stops everything",
+                file=sys.stderr,
+                flush=True,
+            )
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"calma cluster: {exc}", file=sys.stderr)
+        failed = True
+    finally:
+        with anyio.CancelScope(shield=True):
+            nodes, redis = children[1:], children[:1]
+            async with anyio.create_task_group() as stopper:
+                for child in nodes:
+                    stopper.start_soon(_stop, child)
+            for child in redis:  # last: the nodes may still write to it while draining
+                await _stop(child)
+            (data_dir / "cluster.json").unlink(missing_ok=True)
+    return 1 if failed else 0
+
+
+def main(config: ClusterConfig) -> int:
+    from calma.observability.logs import configure
+
+    configure(config.log_level)
+    return anyio.run(run_cluster, config)
