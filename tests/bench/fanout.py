@@ -409,17 +409,9 @@ class Options:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_fanout(spec: ServerSpec, observers: int, presence: bool, opts: Options, workdir: Path) -> dict[str, Any]:
-    """One fresh server, one load run; the load generator's result plus server figures."""
-    out: dict[str, Any] = {"server": spec.name, "observers": observers, "presence": presence}
-    try:
-        server = ServerProcess(spec, workdir, opts.startup_timeout)
-    except RuntimeError as exc:
-        return {**out, "error": str(exc)}
-    url = server.url(opts.room)
-    if opts.observer_query:
-        url += "?" + opts.observer_query
-    args = [
+def fanout_args(url: str, observers: int, presence: bool, opts: Options) -> list[str]:
+    """The load generator's arguments for one fan-out run (url may be a comma-separated list)."""
+    return [
         "--mode",
         "fanout",
         "--url",
@@ -443,6 +435,19 @@ def run_fanout(spec: ServerSpec, observers: int, presence: bool, opts: Options, 
         "--deflate",
         "1" if opts.deflate else "0",
     ]
+
+
+def run_fanout(spec: ServerSpec, observers: int, presence: bool, opts: Options, workdir: Path) -> dict[str, Any]:
+    """One fresh server, one load run; the load generator's result plus server figures."""
+    out: dict[str, Any] = {"server": spec.name, "observers": observers, "presence": presence}
+    try:
+        server = ServerProcess(spec, workdir, opts.startup_timeout)
+    except RuntimeError as exc:
+        return {**out, "error": str(exc)}
+    url = server.url(opts.room)
+    if opts.observer_query:
+        url += "?" + opts.observer_query
+    args = fanout_args(url, observers, presence, opts)
     budget = 60 + observers / opts.connect_rate * 2 + opts.warmup + opts.duration + opts.drain + 60
     deadline = time.monotonic() + budget
     result: dict[str, Any] | None = None

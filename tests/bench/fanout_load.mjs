@@ -26,7 +26,8 @@ import * as decoding from 'lib0/decoding'
 // ---------------------------------------------------------------- arguments
 
 const DEFAULTS = {
-  url: '',
+  url: '', // one URL, or a comma-separated list: observers go round-robin over it
+  'writer-url': '', // default: the first --url
   mode: 'fanout',
   observers: 50,
   rate: 20,
@@ -58,9 +59,14 @@ function parseArgs (argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2))
-const target = new URL(opts.url)
-if (target.protocol !== 'ws:' || target.hostname !== '127.0.0.1') {
-  throw new Error('only ws://127.0.0.1 targets are allowed')
+const urls = opts.url.split(',').map((u) => u.trim()).filter((u) => u)
+if (urls.length < 1 || urls.length > 16) throw new Error('give 1 to 16 --url values')
+const writerUrl = opts['writer-url'] || urls[0]
+for (const u of [...urls, writerUrl]) {
+  const target = new URL(u)
+  if (target.protocol !== 'ws:' || target.hostname !== '127.0.0.1') {
+    throw new Error('only ws://127.0.0.1 targets are allowed')
+  }
 }
 const LIMITS = { maxClients: 5000, maxRate: 1000, maxSeconds: 600 }
 if (opts.observers < 1 || opts.observers > LIMITS.maxClients || opts.conns < 1 || opts.conns > LIMITS.maxClients) {
@@ -151,9 +157,10 @@ let measuredDelivered = 0
  * Observers record markers; the writer answers sync properly with its doc.
  */
 class Client {
-  constructor (index, role) {
+  constructor (index, role, url) {
     this.index = index
     this.role = role
+    this.url = url
     this.ws = null
     this.synced = false
     this.attempts = 0
@@ -181,7 +188,7 @@ class Client {
         try { ws.terminate() } catch {}
         settle(false)
       }, handshakeTimeoutS * 1000)
-      const ws = new WebSocket(opts.url, { perMessageDeflate: Boolean(opts.deflate), handshakeTimeout: handshakeTimeoutS * 1000 })
+      const ws = new WebSocket(this.url, { perMessageDeflate: Boolean(opts.deflate), handshakeTimeout: handshakeTimeoutS * 1000 })
       ws.binaryType = 'nodebuffer'
       this.ws = ws
       this.onSynced = () => settle(true)
@@ -379,8 +386,8 @@ async function runFanout () {
   latencies = new Float64Array(opts.observers * measuredCount)
 
   const observers = []
-  for (let i = 0; i < opts.observers; i++) observers.push(new Client(i, 'observer'))
-  const writer = new Client(0, 'writer')
+  for (let i = 0; i < opts.observers; i++) observers.push(new Client(i, 'observer', urls[i % urls.length]))
+  const writer = new Client(0, 'writer', writerUrl)
   writer.doc = new Y.Doc()
   const ymap = writer.doc.getMap('bench')
   writer.doc.on('update', (update) => { writer.send(syncUpdateFrame(update)) })
@@ -494,14 +501,14 @@ async function runFanout () {
 
 async function runIdle () {
   const rl = createInterface({ input: process.stdin })
-  const anchor = new Client(0, 'idle')
+  const anchor = new Client(0, 'idle', urls[0])
   const ok = await anchor.connect(opts['handshake-timeout'])
   emit({ event: 'anchor_ready', ok })
   const go = ok && await waitForLine(rl, 'go', opts['hold-timeout'])
   let result = { synced: 0, failed: opts.conns, connect_s: 0 }
   const clients = []
   if (go) {
-    for (let i = 0; i < opts.conns; i++) clients.push(new Client(i + 1, 'idle'))
+    for (let i = 0; i < opts.conns; i++) clients.push(new Client(i + 1, 'idle', urls[0]))
     const [synced, failed, connectS] = await openAll(clients)
     result = { synced, failed, connect_s: connectS }
     emit({ event: 'ready', ...result })
