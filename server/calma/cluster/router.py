@@ -207,8 +207,8 @@ class Router:
                     await asyncio.gather(to_backend, to_client, return_exceptions=True)
             finally:
                 up_writer.close()
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError) as exc:  # either side hung up mid-stream: the proxied connection ends
+            log.debug("proxied connection ended: %s", exc)
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
