@@ -6,7 +6,7 @@ import re
 
 from calma.access import passwords
 from calma.access.principal import Principal
-from calma.studies.model import Facilitator, Role
+from calma.studies.model import Facilitator
 from calma.studies.store import StudyStore
 
 MAX_EMAIL_LENGTH = 254
@@ -49,4 +49,4 @@ async def sign_in(store: StudyStore, email: str, password: str) -> Principal | N
     if passwords.needs_rehash(account.password_hash):
         await store.set_password_hash(account.facilitator.id, await passwords.rehash_password(password))
     facilitator = account.facilitator
-    return Principal(Role.FACILITATOR, facilitator.name, facilitator_id=facilitator.id, email=facilitator.email)
+    return Principal.of_facilitator(facilitator)

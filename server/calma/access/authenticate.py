@@ -88,13 +88,7 @@ class Authenticator:
             facilitator = None if study is None else await self._store.facilitator(study.owner_id)
             if facilitator is None:
                 return None
-            return Principal(
-                Role.FACILITATOR,
-                facilitator.name,
-                facilitator_id=facilitator.id,
-                email=facilitator.email,
-                study_id=invite.study_id,
-            )
+            return Principal.of_facilitator(facilitator, invite.study_id)
         if invite.role is Role.OBSERVER:
             return Principal(Role.OBSERVER, "observer", study_id=invite.study_id, group_id=invite.group_id)
         if invite.participant_id is None:
@@ -102,13 +96,7 @@ class Authenticator:
         participant = await self._store.participant(invite.participant_id)
         if participant is None:
             return None
-        return Principal(
-            Role.PARTICIPANT,
-            participant.display_name,
-            participant_id=participant.id,
-            study_id=participant.study_id,
-            group_id=participant.group_id,
-        )
+        return Principal.of_participant(participant)
 
     async def _cookie(self, connection: HTTPConnection) -> Principal | None:
         value = connection.cookies.get(SESSION_COOKIE)
@@ -124,25 +112,13 @@ class Authenticator:
             facilitator = await self._store.facilitator(record.facilitator_id)
             if facilitator is None:
                 return None
-            return Principal(
-                Role.FACILITATOR,
-                facilitator.name,
-                facilitator_id=facilitator.id,
-                email=facilitator.email,
-                study_id=record.study_id,
-            )
+            return Principal.of_facilitator(facilitator, record.study_id)
         if record.role is Role.OBSERVER:
             return Principal(Role.OBSERVER, record.display_name, study_id=record.study_id, group_id=record.group_id)
         participant = None if record.participant_id is None else await self._store.participant(record.participant_id)
         if participant is None:
             return None
-        return Principal(
-            Role.PARTICIPANT,
-            participant.display_name,
-            participant_id=participant.id,
-            study_id=participant.study_id,
-            group_id=participant.group_id,
-        )
+        return Principal.of_participant(participant)
 
 
 def _same_origin(connection: HTTPConnection) -> bool:

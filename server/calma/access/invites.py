@@ -67,11 +67,5 @@ async def open_invite(store: StudyStore, authenticator: Authenticator, token: st
         participant = await store.create_participant(
             study.id, invite.group_id, display_name, study.first_stage, invite.id
         )
-        return Principal(
-            Role.PARTICIPANT,
-            participant.display_name,
-            participant_id=participant.id,
-            study_id=participant.study_id,
-            group_id=participant.group_id,
-        )
+        return Principal.of_participant(participant)
     return await authenticator.token(token)
