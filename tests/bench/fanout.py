@@ -409,6 +409,25 @@ class Options:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def options_from_args(args: argparse.Namespace, *, idle_conns: int) -> Options:
+    """The settings both benchmark scripts read from their (shared-named) command-line options."""
+    return Options(
+        duration=args.duration,
+        rate=args.rate,
+        warmup=args.warmup,
+        drain=args.drain,
+        presence_hz=args.presence_hz,
+        connect_rate=args.connect_rate,
+        idle_conns=idle_conns,
+        max_rss=args.max_server_rss_mb * 2**20,
+        startup_timeout=args.startup_timeout,
+        deflate=args.deflate,
+        observer_query=args.observer_query,
+        quiet_wait=args.quiet_wait,
+        quiet_threshold=args.quiet_threshold,
+    )
+
+
 def fanout_args(url: str, observers: int, presence: bool, opts: Options) -> list[str]:
     """The load generator's arguments for one fan-out run (url may be a comma-separated list)."""
     return [
@@ -817,21 +836,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fanout.py: {p}", file=sys.stderr)
         return 2
     fd_limit = raise_fd_limit()
-    opts = Options(
-        duration=args.duration,
-        rate=args.rate,
-        warmup=args.warmup,
-        drain=args.drain,
-        presence_hz=args.presence_hz,
-        connect_rate=args.connect_rate,
-        idle_conns=args.idle_conns,
-        max_rss=args.max_server_rss_mb * 2**20,
-        startup_timeout=args.startup_timeout,
-        deflate=args.deflate,
-        observer_query=args.observer_query,
-        quiet_wait=args.quiet_wait,
-        quiet_threshold=args.quiet_threshold,
-    )
+    opts = options_from_args(args, idle_conns=args.idle_conns)
     env = environment(args.server_names)
     env["fd_limit"] = fd_limit
     print(f"# fan-out benchmark  {env['when']}  {env['cpus']} CPUs  node {env['node']}  python {env['python']}")

@@ -48,6 +48,7 @@ from fanout import (  # noqa: E402  (a script next to fanout.py, not a package)
     check_prerequisites,
     environment,
     fanout_args,
+    options_from_args,
     raise_fd_limit,
     system_busy_seconds,
     system_irq_seconds,
@@ -273,21 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fanout_nodes.py: {p}", file=sys.stderr)
         return 2
     fd_limit = raise_fd_limit()
-    opts = Options(
-        duration=args.duration,
-        rate=args.rate,
-        warmup=args.warmup,
-        drain=args.drain,
-        presence_hz=args.presence_hz,
-        connect_rate=args.connect_rate,
-        idle_conns=0,
-        max_rss=args.max_server_rss_mb * 2**20,
-        startup_timeout=args.startup_timeout,
-        deflate=args.deflate,
-        observer_query=args.observer_query,
-        quiet_wait=args.quiet_wait,
-        quiet_threshold=args.quiet_threshold,
-    )
+    opts = options_from_args(args, idle_conns=0)
     env = environment(["calma"])
     env["redis"] = redis_spec().version()
     env["fd_limit"] = fd_limit
