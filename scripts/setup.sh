@@ -18,7 +18,11 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "==> creating .venv"
   "$python" -m venv .venv
 fi
-echo "==> installing Python packages${extras:+ (with test tools)}"
+# llama-cpp-python has no wheel on PyPI: pip builds it from source (about 7 minutes, once; pip's wheel
+# cache keeps the result, so later runs install in seconds). Build for any x86-64 CPU, not just this one:
+# no -march=native and no instruction sets beyond the x86-64 baseline (see README: "The embedded model").
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_AVX512=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
+echo "==> installing Python packages${extras:+ (with test tools)} (a first install builds llama.cpp: ~7 min)"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".${extras}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,10 +32,12 @@ from calma.hub.endpoint import serve_room
 from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
 from calma.hub.rooms import RoomManager
+from calma.interact.models import build_pool
+from calma.interact.service import InteractService
 from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
 from calma.observability import metrics
 from calma.store import GroupCommit, Store, StoreError
-from calma.store.factory import database_of, room_store, study_store_for
+from calma.store.factory import conversation_store_for, database_of, room_store, study_store_for
 from calma.studies.store import StudyStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,30 @@ class Services:
 
     store: Store
     rooms: RoomManager
+    interact: InteractService
+
+
+async def start_interact(settings: Settings, store: Store, studies: StudyStore, tg: TaskGroup) -> InteractService:
+    """The model pool and the chat service on it. Replies a stopped server left unfinished are marked interrupted."""
+    shared_slots = None
+    if settings.redis_url:
+        from calma.interact.slots import RedisSlots  # caps on shared endpoints hold across hub nodes
+
+        shared_slots = RedisSlots(settings.redis_url)
+    pool = build_pool(settings.llm, shared_slots=shared_slots, cache_dir=settings.model_cache_dir)
+    conversations = conversation_store_for(store)
+    # One node: nothing can be streaming now. Many nodes: only replies too old to be alive on another node.
+    horizon = time.time() - (0 if not settings.redis_url else settings.llm.pool.max_queue_wait_s + 3600)
+    interrupted = await conversations.interrupt_unfinished(created_before=horizon)
+    if interrupted:
+        log.warning("replies left unfinished by a stop or crash were marked interrupted", extra={"count": interrupted})
+    await tg.start(pool.run)
+    service = InteractService(
+        pool, conversations, studies, flush_interval_s=settings.chat_flush_interval_s,
+        stand_in_models=frozenset(m.name for m in settings.llm.models if m.stand_in),
+    )
+    await tg.start(service.run)
+    return service
 
 
 @dataclass(frozen=True)
@@ -136,7 +163,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         try:
             async with anyio.create_task_group() as tg:
                 room_log = await start_room_log(settings, the_store, tg)
-                services = Services(the_store, RoomManager(settings, room_log, tg))
+                interact = await start_interact(settings, the_store, access.studies, tg)
+                services = Services(the_store, RoomManager(settings, room_log, tg), interact)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield
                 tg.cancel_scope.cancel()
@@ -155,7 +183,9 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     # connection without either may still claim `?role=&study=&group=`, but only for studies that do not exist.
     the_authorizer = ReadOnlyControlRooms(the_authorizer)
     # Facilitators watch their studies' progress on /live (study.watch); the API tells the watchers what it writes.
-    live = LiveChannel(lambda: running().rooms, access.live, progress=StudyProgressFeed(access.studies))
+    live = LiveChannel(
+        lambda: running().rooms, access.live, progress=StudyProgressFeed(access.studies), chat=lambda: running().interact
+    )
     # --------------------------------------------------------------------------------------------
 
     async def drain() -> None:
@@ -189,7 +219,12 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         Route("/metrics", metrics_route),
         WebSocketRoute("/rooms/{room:path}", room_route),
         live.route,  # control channel
-        *api_routes(ApiContext(access.studies, access.authenticator, settings, LiveStudyEvents(live.watchers))),
+        *api_routes(
+            ApiContext(
+                access.studies, access.authenticator, settings, LiveStudyEvents(live.watchers),
+                interact=lambda: running().interact,
+            )
+        ),
     ]
     if (static_dir / "index.html").is_file():
         routes.append(Mount("/", StaticFiles(directory=static_dir, html=True), name="client"))

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from calma.interact.models import LLMSettings
+
 ROOM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 
@@ -62,6 +64,12 @@ class Settings:
     # REST API: the largest request body accepted, and how long a browser session lasts.
     api_max_body_bytes: int = 256 * 1024
     session_ttl_s: int = 14 * 24 * 3600
+    # Interact: the models participants chat with (default: the packaged Gemma 3 270M stand-in, embedded).
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    # Where the packaged model's GGUF is assembled (None: ~/.cache/calma/models).
+    model_cache_dir: Path | None = None
+    # Interact: streamed text is stored, then sent, in batches at most this far apart.
+    chat_flush_interval_s: float = 0.1
 
     @property
     def database_path(self) -> Path:

@@ -149,6 +149,34 @@ export interface ControlState {
   readonly queue: ReadonlyArray<Id>
 }
 
+/** A chat message's state. A participant's message is complete once stored; a reply is queued (waiting for a slot on the model), streaming, then complete, stopped (stop pressed, or the participant left), failed (the model's server failed; error says how) or interrupted (the server stopped mid-reply). Stopped, failed and interrupted replies keep the text that was shown. */
+export type ChatStatus = 'queued' | 'streaming' | 'complete' | 'stopped' | 'failed' | 'interrupted'
+
+/**
+ * A participant's message; the study's max_prompt_chars applies too (error limit).
+ * at most 20000 characters
+ */
+export type ChatText = string
+
+/** One stored turn of a conversation. */
+export interface ChatMessage {
+  readonly id: Id
+  readonly conversation: Id
+  /** an integer from 1 to 1000000 */
+  readonly seq: number
+  readonly role: 'user' | 'assistant'
+  /** at most 200000 characters */
+  readonly content: string
+  readonly status: ChatStatus
+  /** at most 100 characters */
+  readonly model: string | null
+  /** at most 300 characters */
+  readonly error: string | null
+  /** A regenerated reply: the reply it replaces (which stays on record). */
+  readonly replaces: Id | null
+  readonly created_at: ServerTime
+}
+
 /**
  * Move the session to a segment (forwards or back).
  * Who may send it: facilitator.
@@ -354,6 +382,72 @@ export interface ProgressUpdateFrame {
   readonly progress: ParticipantProgress
 }
 
+/** `chat.send` (client → server): Participants: send a message in a conversation of yours. Answered by chat.turn (your message), chat.turn (the reply, queued), then ack; the reply then streams to this connection: chat.queue while it waits, chat.start, chat.delta pieces, chat.end. */
+export interface ChatSendFrame {
+  readonly type: 'chat.send'
+  readonly id?: RequestId
+  readonly conversation: Id
+  readonly text: ChatText
+}
+
+/** `chat.stop` (client → server): Participants: stop a reply of yours that is queued or streaming; it ends (chat.end, stopped) with the text shown so far. Acked even if it had already ended. */
+export interface ChatStopFrame {
+  readonly type: 'chat.stop'
+  readonly id?: RequestId
+  readonly reply: Id
+}
+
+/** `chat.regenerate` (client → server): Participants: a new reply to the conversation's last message, replacing the last reply (kept on record). Answered by chat.turn (the new reply, queued), then ack. */
+export interface ChatRegenerateFrame {
+  readonly type: 'chat.regenerate'
+  readonly id?: RequestId
+  readonly conversation: Id
+}
+
+/** `chat.turn` (server → client): A message was stored: the participant's own, or a reply about to stream. */
+export interface ChatTurnFrame {
+  readonly type: 'chat.turn'
+  readonly message: ChatMessage
+}
+
+/** `chat.queue` (server → client): The reply waits for a slot on the model; position 0 is next. */
+export interface ChatQueueFrame {
+  readonly type: 'chat.queue'
+  readonly reply: Id
+  /** an integer from 0 to 1000000 */
+  readonly position: number
+}
+
+/** `chat.start` (server → client): The model started on the reply. */
+export interface ChatStartFrame {
+  readonly type: 'chat.start'
+  readonly reply: Id
+}
+
+/** `chat.delta` (server → client): More text of the reply, already stored: append it. */
+export interface ChatDeltaFrame {
+  readonly type: 'chat.delta'
+  readonly reply: Id
+  /** at most 200000 characters */
+  readonly text: string
+}
+
+/** `chat.end` (server → client): The reply ended; status says how and error why (stopped, failed, interrupted). The stored reply holds exactly the text sent in chat.delta frames. */
+export interface ChatEndFrame {
+  readonly type: 'chat.end'
+  readonly reply: Id
+  readonly status: ChatStatus
+  /** at most 300 characters */
+  readonly error: string | null
+  /** an integer from 0 to 1000000 */
+  readonly completion_tokens: number
+  /**
+   * Time from the model starting to its first text.
+   * an integer from 0 to 86400000
+   */
+  readonly ttft_ms: number | null
+}
+
 /** Every frame a client may send. */
 export type ClientFrame =
   | PingFrame
@@ -362,6 +456,9 @@ export type ClientFrame =
   | ControlCommandFrame
   | StudyWatchFrame
   | StudyUnwatchFrame
+  | ChatSendFrame
+  | ChatStopFrame
+  | ChatRegenerateFrame
 
 /** Every frame a server may send. */
 export type ServerFrame =
@@ -372,10 +469,15 @@ export type ServerFrame =
   | ControlStateFrame
   | ProgressStateFrame
   | ProgressUpdateFrame
+  | ChatTurnFrame
+  | ChatQueueFrame
+  | ChatStartFrame
+  | ChatDeltaFrame
+  | ChatEndFrame
 
-export const CLIENT_FRAME_TYPES: ReadonlyArray<ClientFrame['type']> = ['ping', 'session.subscribe', 'session.unsubscribe', 'control.command', 'study.watch', 'study.unwatch']
+export const CLIENT_FRAME_TYPES: ReadonlyArray<ClientFrame['type']> = ['ping', 'session.subscribe', 'session.unsubscribe', 'control.command', 'study.watch', 'study.unwatch', 'chat.send', 'chat.stop', 'chat.regenerate']
 
-export const SERVER_FRAME_TYPES: ReadonlyArray<ServerFrame['type']> = ['hello', 'pong', 'ack', 'error', 'control.state', 'progress.state', 'progress.update']
+export const SERVER_FRAME_TYPES: ReadonlyArray<ServerFrame['type']> = ['hello', 'pong', 'ack', 'error', 'control.state', 'progress.state', 'progress.update', 'chat.turn', 'chat.queue', 'chat.start', 'chat.delta', 'chat.end']
 
 // -- who may do what, errors and close codes -------------------------------
 

@@ -22,8 +22,9 @@ from calma.access.authenticate import AuthenticationError, Authenticator
 from calma.access.principal import Principal
 from calma.access.tokens import TokenRejected
 from calma.api.body import read_json, read_query
-from calma.api.problems import token_rejected, unauthenticated
+from calma.api.problems import token_rejected, unauthenticated, unavailable
 from calma.config import Settings
+from calma.interact.service import InteractService
 from calma.studies.model import Progress
 from calma.studies.store import StudyStore
 
@@ -57,6 +58,12 @@ class ApiContext:
     authenticator: Authenticator
     settings: Settings
     events: StudyEvents = field(default_factory=NoStudyEvents)
+    interact: Callable[[], InteractService] | None = None  # None: this server offers no chat
+
+    def chat(self) -> InteractService:
+        if self.interact is None:
+            raise unavailable("this server offers no Interact stage (no models are configured)")
+        return self.interact()
 
     def now(self) -> float:
         return self.authenticator.now()

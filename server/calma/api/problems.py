@@ -55,6 +55,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
     ProblemType("conflict", 409, "Conflict", "The request conflicts with the current state of a record."),
     ProblemType("payload-too-large", 413, "Request body too large", "The request body exceeds the size limit."),
     ProblemType("unsupported-media-type", 415, "Unsupported media type", "Request bodies must be JSON."),
+    ProblemType("unavailable", 503, "Unavailable", "A service this request needs (a model, the store) is unavailable."),
     ProblemType("validation-failed", 422, "Validation failed", "Some fields are missing or not acceptable."),
     ProblemType("internal-error", 500, "Internal server error", "The server failed; the failure is logged."),
 )
@@ -119,6 +120,10 @@ def forbidden(detail: str) -> Problem:
 
 def conflict(detail: str) -> Problem:
     return Problem("conflict", detail)
+
+
+def unavailable(detail: str) -> Problem:
+    return Problem("unavailable", detail)
 
 
 def unauthenticated(detail: str = "sign in (POST /api/session), or send `Authorization: Bearer <token>`") -> Problem:

@@ -7,6 +7,7 @@ a size limit; request models refuse unknown fields.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -15,8 +16,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from calma.access.principal import Principal
 from calma.studies import model
-from calma.studies.model import ID_PATTERN, Role, Stage
+from calma.studies.model import ID_PATTERN, ModelChoice, Role, Stage
 from calma.studies.rooms import StudyRoom
+from calma.interact.conversations import Conversation as ConversationRecord
+from calma.interact.conversations import Message as MessageRecord
 from calma.studies.templates import Template
 
 # -- field types -------------------------------------------------------------
@@ -116,6 +119,23 @@ class BaselineInteractionIn(RequestModel):
     prompt_reconstructed: bool = False
 
 
+class InteractSettingsPatch(RequestModel):
+    """How participants chat with the model in Interact; fields left out stay as they are."""
+
+    model_choice: ModelChoice | None = Field(
+        default=None, description="`participant`: they pick a model per conversation; `assigned`: the server assigns one in turn"
+    )
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(gt=0, le=1)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=4096)] | None = Field(default=None, description="per reply")
+    max_prompt_chars: Annotated[int, Field(ge=1, le=20_000)] | None = Field(default=None, description="per message")
+    turns_per_minute: Annotated[int, Field(ge=1, le=120)] | None = Field(default=None, description="per participant")
+    max_concurrent_replies: Annotated[int, Field(ge=1, le=10)] | None = Field(
+        default=None, description="conversations generating at once, per participant"
+    )
+    max_conversations: Annotated[int, Field(ge=1, le=1000)] | None = Field(default=None, description="per participant")
+
+
 class StudyPatch(RequestModel):
     """Fields left out (or null) stay as they are."""
 
@@ -139,6 +159,7 @@ class StudyPatch(RequestModel):
         ]
         | None
     ) = None
+    interact: InteractSettingsPatch | None = None
 
 
 class GroupCreate(RequestModel):
@@ -275,6 +296,21 @@ class BaselineInteraction(ReplyModel):
     prompt_reconstructed: bool
 
 
+class InteractSettings(ReplyModel):
+    model_choice: ModelChoice
+    temperature: float
+    top_p: float
+    max_tokens: int
+    max_prompt_chars: int
+    turns_per_minute: int
+    max_concurrent_replies: int
+    max_conversations: int
+
+    @classmethod
+    def of(cls, settings: model.InteractSettings) -> InteractSettings:
+        return cls(**dataclasses.asdict(settings))
+
+
 class Study(ReplyModel):
     id: str
     owner_id: str
@@ -284,6 +320,7 @@ class Study(ReplyModel):
     training_context: TrainingContext
     baseline_interactions: list[BaselineInteraction]
     stage_order: list[Stage]
+    interact: InteractSettings
     created_at: datetime
     updated_at: datetime
 
@@ -317,6 +354,7 @@ class Study(ReplyModel):
                 for b in content.baseline_interactions
             ],
             stage_order=list(content.stage_order),
+            interact=InteractSettings.of(content.interact),
             created_at=_time(study.created_at),
             updated_at=_time(study.updated_at),
         )
@@ -490,3 +528,85 @@ class ProblemTypeInfo(ReplyModel):
 
 def _time(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+# -- Interact ----------------------------------------------------------------
+
+
+class ConversationCreate(RequestModel):
+    model: ModelName | None = Field(
+        default=None, description="the model, where the study lets participants pick; otherwise leave it out"
+    )
+
+
+class ConversationQuery(RequestModel):
+    participant_id: Id | None = Field(default=None, description="facilitators: one participant's conversations")
+
+
+class StudyModel(ReplyModel):
+    name: str
+    stand_in: bool = Field(description="the packaged demo model: a stand-in, not for a real study")
+
+
+class StudyModels(ReplyModel):
+    model_choice: ModelChoice
+    models: list[StudyModel]
+    notice: str | None = Field(description="what to tell participants about the models, if anything")
+
+
+class Conversation(ReplyModel):
+    id: str
+    study_id: str
+    group_id: str
+    participant_id: str
+    model: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: ConversationRecord) -> Conversation:
+        return cls(id=c.id, study_id=c.study_id, group_id=c.group_id, participant_id=c.participant_id, model=c.model,
+                   title=c.title, created_at=_time(c.created_at), updated_at=_time(c.updated_at))
+
+
+class ConversationList(ReplyModel):
+    conversations: list[Conversation]
+
+
+class ChatMessage(ReplyModel):
+    id: str
+    seq: int
+    role: str
+    content: str
+    status: str
+    complete: bool
+    replaces: str | None
+    model: str | None
+    endpoint: str | None
+    system_prompt: str | None
+    sampling: dict[str, float | int | None] | None
+    error: str | None
+    completion_tokens: int | None
+    created_at: datetime
+    started_at: datetime | None
+    first_token_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, m: MessageRecord) -> ChatMessage:
+        return cls(id=m.id, seq=m.seq, role=m.role.value, content=m.content, status=m.status.value,
+                   complete=m.complete, replaces=m.replaces, model=m.model, endpoint=m.endpoint,
+                   system_prompt=m.system_prompt, sampling=m.sampling, error=m.error,
+                   completion_tokens=m.completion_tokens, created_at=_time(m.created_at),
+                   started_at=_maybe_time(m.started_at), first_token_at=_maybe_time(m.first_token_at),
+                   finished_at=_maybe_time(m.finished_at))
+
+
+class ConversationDetail(ReplyModel):
+    conversation: Conversation
+    messages: list[ChatMessage] = Field(description="every turn on record, including replaced replies, by seq")
+
+
+def _maybe_time(value: float | None) -> datetime | None:
+    return None if value is None else _time(value)

@@ -89,6 +89,9 @@ def apply_patch(content: model.StudyContent, patch: schemas.StudyPatch) -> model
                 ),
             ),
         )
+    if patch.interact is not None:
+        changes = {name: value for name, value in patch.interact.model_dump().items() if value is not None}
+        content = replace(content, interact=replace(content.interact, **changes))
     if patch.baseline_interactions is not None:
         content = replace(
             content,

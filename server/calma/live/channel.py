@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from calma.hub.close_codes import RoomClosed
 from calma.hub.rooms import RoomManager
+from calma.interact.service import ChatRefused, Chatter, InteractService, message_frame
 from calma.live import metrics
 from calma.live.codes import ErrorCode, LiveClosed, LiveCloseCode, Refused
 from calma.live.connection import LiveConnection, SessionKey
@@ -35,6 +36,7 @@ from calma.store import StoreError
 
 log = logging.getLogger(__name__)
 
+CHAT_FRAMES = frozenset({"chat.send", "chat.stop", "chat.regenerate"})
 MAX_PROGRESS_SNAPSHOT = int(CONTROL_SCHEMA.document["messages"]["progress.state"]["fields"]["participants"]["maxItems"])
 
 
@@ -48,12 +50,14 @@ class LiveChannel:
         limits: LiveLimits | None = None,
         *,
         progress: ProgressSource | None = None,
+        chat: Callable[[], InteractService] | None = None,
         clock: Callable[[], int] = server_time_ms,
     ) -> None:
         self.limits = limits or LiveLimits()
         self.sessions = LiveSessions(rooms, clock)
         self.watchers = StudyWatchers()
         self._progress = progress
+        self._chat = chat
         self._authenticator = authenticator
         self._clock = clock
         self._connections: set[LiveConnection] = set()
@@ -110,6 +114,8 @@ class LiveChannel:
                 else:
                     tg.cancel_scope.cancel()
         finally:
+            if self._chat is not None:
+                self._chat().sink_closed(connection)  # the participant left: their replies stop
             for key in list(connection.subscriptions):
                 self._unsubscribe(connection, key)
             for study in list(connection.watching):
@@ -197,8 +203,35 @@ class LiveChannel:
         elif kind == "study.unwatch":
             self._unwatch(connection, frame.study)
             connection.send({"type": "ack", "id": frame.id})
+        elif kind in CHAT_FRAMES:
+            await self._chat_frame(connection, frame)
+            connection.send({"type": "ack", "id": frame.id})
         else:  # a client type in the schema that this server does not serve yet
             raise Refused(ErrorCode.UNKNOWN_TYPE, f"{kind!r} frames are not served by this server yet")
+
+    async def _chat_frame(self, connection: LiveConnection, frame: Any) -> None:
+        """chat.send / chat.stop / chat.regenerate: the participant's own conversations only."""
+        if self._chat is None:
+            raise Refused(ErrorCode.UNAVAILABLE, "this server offers no chat with a model")
+        principal = connection.principal
+        if principal.role.value != "participant" or not (principal.study and principal.group and principal.participant):
+            raise Refused(ErrorCode.FORBIDDEN, "only participants chat with the model")
+        chatter = Chatter(principal.study, principal.group, principal.participant)
+        service = self._chat()
+        try:
+            if frame.type == "chat.send":
+                user, reply = await service.send(chatter, frame.conversation, frame.text, connection)
+                connection.send({"type": "chat.turn", "message": message_frame(user)})
+                connection.send({"type": "chat.turn", "message": message_frame(reply)})
+            elif frame.type == "chat.regenerate":
+                reply = await service.regenerate(chatter, frame.conversation, connection)
+                connection.send({"type": "chat.turn", "message": message_frame(reply)})
+            else:
+                service.stop(chatter, frame.reply)
+        except ChatRefused as refused:
+            raise Refused(ErrorCode(refused.kind), refused.message, retry_after_ms=refused.retry_after_ms) from None
+        except StoreError as exc:
+            raise Refused(ErrorCode.UNAVAILABLE, "the message could not be stored; try again") from exc
 
     async def _session_key(self, connection: LiveConnection, frame: Any) -> SessionKey:
         if not await self._authenticator.may_join(connection.principal, frame.study, frame.group):

@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from calma.config import Settings
+from calma.interact.conversations import ConversationStore
 from calma.store.base import Store
+from calma.store.interact_sql import SQLConversationStore
 from calma.store.sql import SQLDatabase
 from calma.store.sqlite import SQLiteStore
 from calma.store.studies_sql import SQLStudyStore
@@ -43,6 +45,13 @@ def study_store_for(store: Store) -> StudyStore:
     if not isinstance(store, SQLDatabase):
         raise TypeError(f"the study records need a SQL store of record (SQLite or PostgreSQL), not {type(store).__name__}")
     return SQLStudyStore(store)
+
+
+def conversation_store_for(store: Store) -> ConversationStore:
+    """Interact's conversations and messages, in the same database as the room store."""
+    if not isinstance(store, SQLDatabase):
+        raise TypeError(f"conversations need a SQL store of record (SQLite or PostgreSQL), not {type(store).__name__}")
+    return SQLConversationStore(store)
 
 
 def build_stores(settings: Settings) -> tuple[Store, StudyStore]:

@@ -223,6 +223,80 @@ MIGRATIONS: tuple[Migration, ...] = (
             CREATE INDEX sessions_expiry ON sessions (expires_at);
         """,
     ),
+    Migration(
+        version=3,
+        description="Interact: the study's interact settings, conversations and their messages",
+        sqlite="""
+            ALTER TABLE studies ADD COLUMN interact TEXT NOT NULL DEFAULT '{}';
+            CREATE TABLE conversations (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id),
+                group_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id),
+                model TEXT NOT NULL,
+                title TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            );
+            CREATE INDEX conversations_participant ON conversations (participant_id, created_at);
+            CREATE INDEX conversations_study ON conversations (study_id, created_at);
+            CREATE TABLE messages (
+                id TEXT PRIMARY KEY,
+                conversation_id TEXT NOT NULL REFERENCES conversations (id),
+                seq INTEGER NOT NULL,
+                role TEXT NOT NULL,
+                content TEXT NOT NULL,
+                status TEXT NOT NULL,
+                replaces TEXT,
+                model TEXT,
+                endpoint TEXT,
+                system_prompt TEXT,
+                sampling TEXT,
+                error TEXT,
+                completion_tokens INTEGER,
+                created_at REAL NOT NULL,
+                started_at REAL,
+                first_token_at REAL,
+                finished_at REAL,
+                UNIQUE (conversation_id, seq)
+            );
+        """,
+        postgres="""
+            ALTER TABLE studies ADD COLUMN interact JSONB NOT NULL DEFAULT '{}';
+            CREATE TABLE conversations (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id),
+                group_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id),
+                model TEXT NOT NULL,
+                title TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX conversations_participant ON conversations (participant_id, created_at);
+            CREATE INDEX conversations_study ON conversations (study_id, created_at);
+            CREATE TABLE messages (
+                id TEXT PRIMARY KEY,
+                conversation_id TEXT NOT NULL REFERENCES conversations (id),
+                seq INTEGER NOT NULL,
+                role TEXT NOT NULL,
+                content TEXT NOT NULL,
+                status TEXT NOT NULL,
+                replaces TEXT,
+                model TEXT,
+                endpoint TEXT,
+                system_prompt TEXT,
+                sampling JSONB,
+                error TEXT,
+                completion_tokens INTEGER,
+                created_at DOUBLE PRECISION NOT NULL,
+                started_at DOUBLE PRECISION,
+                first_token_at DOUBLE PRECISION,
+                finished_at DOUBLE PRECISION,
+                UNIQUE (conversation_id, seq)
+            );
+        """,
+    ),
 )
 
 

@@ -13,6 +13,7 @@ can refer to them. Leaves the room-log tables alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -27,7 +28,9 @@ from calma.studies.model import (
     Facilitator,
     FacilitatorAccount,
     Group,
+    InteractSettings,
     Invite,
+    ModelChoice,
     Participant,
     Progress,
     Role,
@@ -43,7 +46,7 @@ from calma.studies.store import AlreadyExists
 
 STUDY_COLUMNS = (
     "id, owner_id, name, context_name, context_description, system_prompt, models, orientation,"
-    " training_name, training_system_prompt, training_examples, stage_order, created_at, updated_at"
+    " training_name, training_system_prompt, training_examples, stage_order, interact, created_at, updated_at"
 )
 INVITE_COLUMNS = "id, study_id, group_id, role, participant_id, expires_at, revoked_at, created_by, created_at"
 PARTICIPANT_COLUMNS = "id, study_id, group_id, display_name, invite_id, created_at"
@@ -95,7 +98,7 @@ class SQLStudyStore:
         study = Study(id=new_id(), owner_id=owner_id, content=content, created_at=now, updated_at=now)
         async with self._db.transaction(write=True) as tx:
             await tx.execute(
-                f"INSERT INTO studies ({STUDY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO studies ({STUDY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (study.id, owner_id, *_content_values(content), now, now),
             )
             await _write_baseline(tx, study.id, content.baseline_interactions)
@@ -119,7 +122,7 @@ class SQLStudyStore:
             changed = await tx.execute(
                 "UPDATE studies SET name = ?, context_name = ?, context_description = ?, system_prompt = ?,"
                 " models = ?, orientation = ?, training_name = ?, training_system_prompt = ?,"
-                " training_examples = ?, stage_order = ?, updated_at = ? WHERE id = ?",
+                " training_examples = ?, stage_order = ?, interact = ?, updated_at = ? WHERE id = ?",
                 (*_content_values(content), now, study_id),
             )
             if changed != 1:
@@ -355,6 +358,7 @@ def _content_values(content: StudyContent) -> tuple[Any, ...]:
             [{"id": e.id, "prompt": e.prompt, "response": e.response, "notes": e.notes} for e in training.examples]
         ),
         json.dumps([stage.value for stage in content.stage_order]),
+        json.dumps(dataclasses.asdict(content.interact)),
     )
 
 
@@ -401,6 +405,7 @@ async def _study(tx: Transaction, row: Row) -> Study:
             for item in baseline
         ),
         stage_order=tuple(Stage(stage) for stage in json.loads(row["stage_order"])),
+        interact=_interact(json.loads(row["interact"])),
     )
     return Study(
         id=row["id"],
@@ -409,6 +414,15 @@ async def _study(tx: Transaction, row: Row) -> Study:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def _interact(stored: dict[str, Any]) -> InteractSettings:
+    """Stored settings over the defaults (studies from before migration 3 have `{}`)."""
+    known = {f.name for f in dataclasses.fields(InteractSettings)}
+    values = {key: value for key, value in stored.items() if key in known}
+    if "model_choice" in values:
+        values["model_choice"] = ModelChoice(values["model_choice"])
+    return InteractSettings(**values)
 
 
 def _facilitator(row: Row) -> Facilitator:

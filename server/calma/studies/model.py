@@ -82,6 +82,27 @@ class BaselineInteraction:
     prompt_reconstructed: bool = False
 
 
+class ModelChoice(StrEnum):
+    """Who picks the model of a new conversation."""
+
+    PARTICIPANT = "participant"  # the participant chooses among the study's models
+    ASSIGNED = "assigned"  # the server assigns one per conversation, in turn (the participant is not told which)
+
+
+@dataclass(frozen=True)
+class InteractSettings:
+    """How participants chat in Interact: model choice, sampling and per-participant limits."""
+
+    model_choice: ModelChoice = ModelChoice.ASSIGNED
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 256
+    max_prompt_chars: int = 4000
+    turns_per_minute: int = 6
+    max_concurrent_replies: int = 2  # conversations generating at once, per participant
+    max_conversations: int = 50
+
+
 @dataclass(frozen=True)
 class StudyContent:
     """Everything a facilitator edits about a study."""
@@ -92,6 +113,7 @@ class StudyContent:
     training_context: TrainingContext
     baseline_interactions: tuple[BaselineInteraction, ...] = ()
     stage_order: tuple[Stage, ...] = DEFAULT_STAGE_ORDER
+    interact: InteractSettings = InteractSettings()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,313 @@
+"""The model pool: endpoints per model, health checks, fair queueing, caps, timeouts and retries.
+
+Each model has one or more endpoints (an embedded llama.cpp instance, a vLLM
+server per GPU, any OpenAI-compatible URL), each with a cap on concurrent
+generations. A generation waits in its model's `FairQueue` (round-robin over
+participants) and is told its position while it waits; a dispatcher gives
+each free slot to the next waiter, on the least-loaded healthy endpoint.
+Caps are counted by `Slots`: in memory, or in Redis so that they hold across
+hub nodes.
+
+A failure before any text was shown is retried on another endpoint; once
+text has been shown it is not (a retry would repeat it), and the caller
+keeps what arrived. A generation that produces no token for
+`first_token_timeout_s` (then `idle_timeout_s` between tokens) fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.abc import TaskStatus
+
+from calma.interact.backend import Backend, BackendError, Emit, GenerationRequest, GenerationStats
+from calma.interact.fair_queue import FairQueue, Waiter
+from calma.interact.slots import LocalSlots, Slots
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    health_interval_s: float = 15.0
+    unhealthy_recheck_s: float = 3.0
+    health_timeout_s: float = 10.0
+    first_token_timeout_s: float = 120.0
+    idle_timeout_s: float = 60.0
+    max_queue_wait_s: float = 900.0
+    max_attempts: int = 3
+
+
+@dataclass(eq=False)
+class PoolEndpoint:
+    """One endpoint of one model."""
+
+    model: str
+    backend: Backend
+    max_concurrent: int = 1
+    shared: bool = False  # counted across nodes (a server every node reaches), not per process
+    active: int = 0
+    healthy: bool | None = None  # None: not checked yet (tried optimistically)
+    last_error: str | None = None
+    recheck: anyio.Event | None = None  # set: check health now, not at the next interval (made by `run`)
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}|{self.backend.label}"
+
+    @property
+    def load(self) -> float:
+        return self.active / self.max_concurrent
+
+
+@dataclass(frozen=True)
+class Slot:
+    endpoint: PoolEndpoint
+    lease: str
+    slots: Slots
+
+
+class PartialReply(BackendError):
+    """The endpoint failed after text was shown; what was shown stays, and it is not retried."""
+
+
+@dataclass
+class ModelStatus:
+    model: str
+    endpoints: list[dict[str, object]] = field(default_factory=list)
+    waiting: int = 0
+
+
+class ModelPool:
+    """Every configured model's endpoints and queue; `run` it in a task group before use."""
+
+    def __init__(self, endpoints: Sequence[PoolEndpoint], *, settings: PoolSettings | None = None,
+                 shared_slots: Slots | None = None) -> None:
+        self.settings = settings or PoolSettings()
+        self._endpoints: dict[str, list[PoolEndpoint]] = {}
+        for endpoint in endpoints:
+            self._endpoints.setdefault(endpoint.model, []).append(endpoint)
+        self._queues: dict[str, FairQueue] = {model: FairQueue() for model in self._endpoints}
+        self._local_slots: Slots = LocalSlots()
+        self._shared_slots: Slots = shared_slots or self._local_slots
+        self._kicked: anyio.Event | None = None  # made by `run`, in the event loop
+        self._running = False
+
+    @property
+    def models(self) -> list[str]:
+        return list(self._endpoints)
+
+    def endpoints_of(self, model: str) -> list[PoolEndpoint]:
+        return list(self._endpoints.get(model, ()))
+
+    def status(self) -> list[ModelStatus]:
+        return [
+            ModelStatus(
+                model=model,
+                endpoints=[
+                    {"endpoint": e.backend.label, "active": e.active, "max_concurrent": e.max_concurrent,
+                     "healthy": e.healthy, "last_error": e.last_error}
+                    for e in endpoints
+                ],
+                waiting=len(self._queues[model]),
+            )
+            for model, endpoints in self._endpoints.items()
+        ]
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Dispatch, check health and keep shared slots until cancelled; then close every backend."""
+        self._kicked = anyio.Event()
+        try:
+            async with anyio.create_task_group() as tg:
+                if self._shared_slots is not self._local_slots:
+                    await tg.start(self._shared_slots.run, self.kick)
+                for endpoints in self._endpoints.values():
+                    for endpoint in endpoints:
+                        tg.start_soon(self._watch_health, endpoint)
+                self._running = True
+                task_status.started()
+                await self._dispatch_forever()
+        finally:
+            self._running = False
+            with anyio.CancelScope(shield=True):
+                for endpoints in self._endpoints.values():
+                    for endpoint in endpoints:
+                        await endpoint.backend.aclose()
+
+    def kick(self) -> None:
+        """Something changed (a waiter, a free slot, a health verdict): dispatch again."""
+        if self._kicked is not None:
+            self._kicked.set()
+
+    async def _dispatch_forever(self) -> None:
+        while True:
+            assert self._kicked is not None
+            await self._kicked.wait()
+            self._kicked = anyio.Event()
+            for model in self._endpoints:
+                await self._dispatch(model)
+
+    async def _dispatch(self, model: str) -> None:
+        queue = self._queues[model]
+        endpoints = self._endpoints[model]
+        if len(queue) == 0:
+            return
+        if all(endpoint.healthy is False for endpoint in endpoints):
+            reasons = "; ".join(e.last_error or "unhealthy" for e in endpoints)
+            for waiter in list(queue.in_order()):
+                queue.remove(waiter)
+                waiter.failure = BackendError(f"the model {model} is unavailable: {reasons}")
+                waiter.ready.set()
+            return
+        for waiter in list(queue.in_order()):
+            slot = await self._take_slot(endpoints, waiter.avoid)
+            if slot is None:
+                break  # every endpoint is at its cap: the rest wait too
+            queue.take(waiter)
+            waiter.granted = slot
+            waiter.ready.set()
+        for position, waiter in enumerate(queue.in_order()):
+            if waiter.position != position:
+                waiter.position = position
+                waiter.on_position(position)
+
+    async def _take_slot(self, endpoints: list[PoolEndpoint], avoid: frozenset[str]) -> Slot | None:
+        usable = [e for e in endpoints if e.healthy is not False and e.active < e.max_concurrent]
+        usable.sort(key=lambda e: (e.key in avoid, e.load, e.active))
+        for endpoint in usable:
+            slots = self._shared_slots if endpoint.shared else self._local_slots
+            lease = await slots.try_take(endpoint.key, endpoint.max_concurrent)
+            if lease is not None:
+                endpoint.active += 1
+                return Slot(endpoint, lease, slots)
+        return None
+
+    async def _give_back(self, slot: Slot) -> None:
+        slot.endpoint.active -= 1
+        with anyio.CancelScope(shield=True):
+            await slot.slots.give_back(slot.endpoint.key, slot.lease)
+        self.kick()
+
+    async def _watch_health(self, endpoint: PoolEndpoint) -> None:
+        endpoint.recheck = anyio.Event()
+        while True:
+            try:
+                with anyio.fail_after(self.settings.health_timeout_s):
+                    await endpoint.backend.check_health()
+            except (BackendError, TimeoutError) as exc:
+                reason = str(exc) or f"no answer within {self.settings.health_timeout_s:g} s"
+                if endpoint.healthy is not False or endpoint.last_error != reason:
+                    log.warning("endpoint unhealthy", extra={"endpoint": endpoint.backend.label, "reason": reason})
+                endpoint.healthy, endpoint.last_error = False, reason
+                self.kick()
+            else:
+                if endpoint.healthy is not True:
+                    log.info("endpoint healthy", extra={"endpoint": endpoint.backend.label})
+                    endpoint.healthy = True
+                    self.kick()
+            with anyio.move_on_after(
+                self.settings.health_interval_s if endpoint.healthy else self.settings.unhealthy_recheck_s
+            ):
+                await endpoint.recheck.wait()  # type: ignore[union-attr]
+            endpoint.recheck = anyio.Event()
+
+    # -- using ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def slot(self, model: str, participant: str, on_position: Callable[[int], None] = lambda _: None,
+                   *, avoid: frozenset[str] = frozenset(), front: bool = False) -> AsyncIterator[PoolEndpoint]:
+        """Wait (fairly, with position updates) for a slot on one of `model`'s endpoints; hold it in the block."""
+        if model not in self._queues:
+            raise BackendError(f"the model {model!r} is not configured on this server")
+        if not self._running:
+            raise BackendError("the model pool is not running")
+        queue = self._queues[model]
+        waiter = Waiter(model, participant, on_position, avoid)
+        queue.push(waiter, front=front)
+        self.kick()
+        try:
+            with anyio.fail_after(self.settings.max_queue_wait_s):
+                await waiter.ready.wait()
+        except BaseException as exc:  # cancelled (stop, disconnect) or waited too long: leave the line
+            if not waiter.ready.is_set():
+                queue.remove(waiter)
+                self.kick()  # those behind it move up
+            elif isinstance(waiter.granted, Slot):
+                await self._give_back(waiter.granted)  # granted just as we were cancelled
+            if isinstance(exc, TimeoutError):
+                raise BackendError(
+                    f"the model {model} stayed busy for {self.settings.max_queue_wait_s:g} s; try again later"
+                ) from None
+            raise
+        if waiter.failure is not None:
+            raise waiter.failure
+        slot = waiter.granted
+        assert isinstance(slot, Slot)
+        try:
+            yield slot.endpoint
+        finally:
+            await self._give_back(slot)
+
+    async def generate(self, model: str, participant: str, request: GenerationRequest, emit: Emit,
+                       on_position: Callable[[int], None] = lambda _: None,
+                       on_start: Callable[[PoolEndpoint], None] = lambda _: None) -> GenerationStats:
+        """Generate one reply on `model`, fairly queued, retried on another endpoint if nothing was shown yet."""
+        shown = 0
+        tried: set[str] = set()
+        last: BackendError | None = None
+        for attempt in range(self.settings.max_attempts):
+            async with self.slot(model, participant, on_position, avoid=frozenset(tried), front=attempt > 0) as endpoint:
+                on_start(endpoint)
+                deadline = _Deadline(self.settings.first_token_timeout_s, self.settings.idle_timeout_s)
+
+                async def counted(piece: str) -> None:
+                    nonlocal shown
+                    deadline.token()
+                    await emit(piece)
+                    shown += len(piece)
+
+                try:
+                    with deadline.scope:
+                        stats = await endpoint.backend.generate(request, counted)
+                    if deadline.scope.cancelled_caught:
+                        raise BackendError(deadline.explain())
+                except BackendError as exc:
+                    endpoint.last_error = str(exc)
+                    if endpoint.recheck is not None:
+                        endpoint.recheck.set()  # the health check decides whether others may still use it
+                    log.warning("generation failed", extra={"endpoint": endpoint.backend.label, "error": str(exc),
+                                                            "shown_chars": shown, "attempt": attempt + 1})
+                    if shown:
+                        raise PartialReply(str(exc)) from exc
+                    tried.add(endpoint.key)
+                    last = exc
+                    continue
+                return stats
+        assert last is not None
+        raise last
+
+
+class _Deadline:
+    """A cancel scope whose deadline moves with every token: first-token timeout, then idle timeout."""
+
+    def __init__(self, first_token_s: float, idle_s: float) -> None:
+        self.first_token_s = first_token_s
+        self.idle_s = idle_s
+        self.tokens = 0
+        self.scope = anyio.CancelScope(deadline=anyio.current_time() + first_token_s)
+
+    def token(self) -> None:
+        self.tokens += 1
+        self.scope.deadline = anyio.current_time() + self.idle_s
+
+    def explain(self) -> str:
+        if self.tokens == 0:
+            return f"the model sent nothing for {self.first_token_s:g} s"
+        return f"the model stopped sending for {self.idle_s:g} s"
+
