@@ -30,7 +30,8 @@ def test_the_pilot_template_carries_the_pilots_context_prompt_and_baseline(ana: 
     assert context["description"] == pilot["deployment_context"]["description"]
     assert context["system_prompt"].startswith("You are an education assistant for high school students")
     assert context["system_prompt"] == pilot["deployment_context"]["system_prompt"]
-    assert context["models"] == ["Llama-70B", "Mixtral-8x7B"]
+    assert context["models"] == [], "the pilot's models are rarely configured: the study uses the server's"
+    assert "Llama-70B and Mixtral-8x7B" in study["orientation"]
     assert study["training_context"]["name"] == pilot["familiarize_example_context"]["name"]
     assert study["training_context"]["system_prompt"] == pilot["familiarize_example_context"]["system_prompt"]
     assert [(b["id"], b["prompt"], b["response"]) for b in study["baseline_interactions"]] == [

@@ -51,6 +51,13 @@ def _serve(args: argparse.Namespace) -> int:
         max_document_bytes=args.max_document_bytes,
         max_connections_per_room=args.max_connections_per_room,
     )
+    from calma.interact.models import LLMConfigError, embedded_model, load_llm_config
+
+    try:
+        llm = load_llm_config(Path(args.llm_config)) if args.llm_config else embedded_model(args.model and Path(args.model))
+    except LLMConfigError as exc:
+        print(f"calma serve: {exc}", file=sys.stderr)
+        return 2
     settings = Settings(
         host=args.host,
         port=args.port,
@@ -63,6 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
         secret_file=Path(args.secret_file) if args.secret_file else None,
         database_url=args.database,
         redis_url=args.redis,
+        llm=llm,
     )
     from calma.access.secret import SecretFileError
     from calma.store import StoreError
@@ -212,6 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse rooms outside any study (close 4401/4403); by default they are open to anyone",
     )
     serve.add_argument("--secret-file", default=env("CALMA_SECRET_FILE"), help="token secret (default: DATA_DIR/secret.key)")
+    models = serve.add_mutually_exclusive_group()
+    models.add_argument(
+        "--model",
+        default=env("CALMA_MODEL"),
+        help="PATH.gguf: chat with this GGUF on the CPU (llama.cpp) instead of the packaged Gemma 3 270M stand-in",
+    )
+    models.add_argument(
+        "--llm-config",
+        default=env("CALMA_LLM_CONFIG"),
+        help="FILE.toml: the models and their endpoints (vLLM, any OpenAI-compatible URL, GGUFs); deploy/vllm/README.md",
+    )
     serve.set_defaults(handler=_serve)
 
     cluster = commands.add_parser(

@@ -101,9 +101,9 @@ class LiveClient:
 
 
 @asynccontextmanager
-async def connect_live(url: str) -> AsyncIterator[LiveClient]:
-    """Connect to /live and read the hello frame."""
-    async with connect(url, max_size=None) as websocket:
+async def connect_live(url: str, headers: dict[str, str] | None = None) -> AsyncIterator[LiveClient]:
+    """Connect to /live (with these headers, e.g. a session cookie) and read the hello frame."""
+    async with connect(url, additional_headers=headers or {}, max_size=None) as websocket:
         with anyio.fail_after(10):
             data = await websocket.recv()
         assert isinstance(data, bytes)

@@ -1,8 +1,11 @@
 """Waiting for a model, fairly: round-robin over participants, first-come within one participant.
 
 A participant with ten requests waiting gets one turn, then everyone else
-waiting gets one, and so on: nobody is starved by another's backlog. A
-waiter's position is how many waiters would be served before it.
+waiting gets one, and so on: nobody is starved by another's backlog.
+Participants are ordered by when they were last served (never served
+first, then longest ago), so one who was just served waits behind others
+even if their own line had emptied meanwhile. A waiter's position is how
+many waiters would be served before it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ class FairQueue:
     """The waiters of one model."""
 
     def __init__(self) -> None:
-        self._queues: OrderedDict[str, deque[Waiter]] = OrderedDict()  # rotation order: next to serve first
+        self._queues: OrderedDict[str, deque[Waiter]] = OrderedDict()  # by arrival of the participant's line
+        self._served: dict[str, int] = {}  # participant → when last served (a counter)
+        self._turns = 0
 
     def __len__(self) -> int:
         return sum(len(queue) for queue in self._queues.values())
@@ -42,8 +47,6 @@ class FairQueue:
         queue = self._queues.get(waiter.participant)
         if queue is None:
             queue = self._queues[waiter.participant] = deque()
-            if front:
-                self._queues.move_to_end(waiter.participant, last=False)
         if front:
             queue.appendleft(waiter)
         else:
@@ -60,7 +63,8 @@ class FairQueue:
 
     def in_order(self) -> Iterator[Waiter]:
         """Every waiter in the order they would be served: round-robin over participants."""
-        lines = [list(queue) for queue in self._queues.values()]
+        rotation = sorted(self._queues, key=lambda participant: self._served.get(participant, -1))  # stable
+        lines = [list(self._queues[participant]) for participant in rotation]
         depth = max((len(line) for line in lines), default=0)
         for index in range(depth):
             for line in lines:
@@ -70,5 +74,5 @@ class FairQueue:
     def take(self, waiter: Waiter) -> None:
         """Serve `waiter`: remove it and send its participant to the back of the rotation."""
         self.remove(waiter)
-        if waiter.participant in self._queues:
-            self._queues.move_to_end(waiter.participant)
+        self._turns += 1
+        self._served[waiter.participant] = self._turns

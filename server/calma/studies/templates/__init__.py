@@ -57,12 +57,12 @@ def pilot_content() -> StudyContent:
         name=context["name"],
         description=context["description"],
         system_prompt=context["system_prompt"],
-        models=tuple(context["models_in_pilot"]),
+        models=(),  # the server's models: the pilot's (below, in the orientation) are rarely configured
     )
     return StudyContent(
         name=f"CALMA pilot: {context['name']}",
         deployment_context=deployment,
-        orientation=_pilot_orientation(deployment),
+        orientation=_pilot_orientation(deployment, context["models_in_pilot"]),
         training_context=TrainingContext(name=training["name"], system_prompt=training["system_prompt"]),
         baseline_interactions=tuple(
             BaselineInteraction(
@@ -86,7 +86,7 @@ def blank_content() -> StudyContent:
     )
 
 
-def _pilot_orientation(context: DeploymentContext) -> str:
+def _pilot_orientation(context: DeploymentContext, pilot_models: list[str]) -> str:
     return (
         f"# {context.name}\n\n"
         f"{context.description}\n\n"
@@ -94,7 +94,7 @@ def _pilot_orientation(context: DeploymentContext) -> str:
         "which qualities it should be judged and improved on.\n\n"
         "1. **Familiarize**: learn the context, and practise labelling the values you see in "
         "conversations from an unrelated context.\n"
-        f"2. **Interact**: chat freely with the assistant ({', '.join(context.models)}).\n"
+        f"2. **Interact**: chat freely with the assistant (the pilot used {' and '.join(pilot_models)}).\n"
         "3. **Reflect**: label the values in your own chats and in a shared set of example "
         "answers, then group your labels.\n"
         "4. **Discuss**: agree with your group on the qualities that matter most.\n"
