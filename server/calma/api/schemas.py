@@ -120,7 +120,9 @@ class BaselineInteractionIn(RequestModel):
 
 
 class InteractSettingsPatch(RequestModel):
-    """How participants chat with the model in Interact; fields left out stay as they are."""
+    """How participants chat with the model in Interact; fields left out stay as they are. Numbers are numbers."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model_choice: ModelChoice | None = Field(
         default=None, description="`participant`: they pick a model per conversation; `assigned`: the server assigns one in turn"
