@@ -142,3 +142,12 @@ def test_the_models_page_says_plainly_the_default_model_is_a_stand_in(study: Cha
     assert models["model_choice"] == "assigned"
     assert models["models"] == [{"name": "gemma-3-270m", "stand_in": True}]
     assert "stand-in for demos and tests" in models["notice"]
+
+
+def test_the_gemma_terms_and_notice_are_passed_on(study: ChatStudy) -> None:
+    models = study.ravi.ok("GET", study.path("/models"))
+    assert models["terms_url"] == "/legal/gemma-terms"
+    terms = httpx.get(study.server.http_url + models["terms_url"])
+    assert terms.status_code == 200 and "Gemma Terms of Use" in terms.text
+    notice = httpx.get(study.server.http_url + "/legal/NOTICE")
+    assert "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms" in notice.text

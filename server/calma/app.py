@@ -13,7 +13,7 @@ import anyio
 from anyio.abc import TaskGroup
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
@@ -32,6 +32,7 @@ from calma.hub.endpoint import serve_room
 from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
 from calma.hub.rooms import RoomManager
+from calma.interact.embedded import GEMMA_NOTICE, packaged_gemma_terms
 from calma.interact.models import build_pool
 from calma.interact.service import InteractService
 from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
@@ -43,6 +44,11 @@ from calma.studies.store import StudyStore
 log = logging.getLogger(__name__)
 
 REPO_CLIENT_DIST = Path(__file__).resolve().parents[2] / "client" / "dist"
+# A wheel carries NOTICE inside the package (pyproject's force-include); a checkout reads the repo's.
+NOTICE_PATH = next(
+    (p for p in (Path(__file__).resolve().parent / "NOTICE", Path(__file__).resolve().parents[2] / "NOTICE") if p.is_file()),
+    Path("NOTICE"),
+)
 
 CLIENT_MISSING_PAGE = """<!doctype html><meta charset="utf-8"><title>CALMA Studio</title>
 <h1>CALMA Studio</h1><p>The browser client has not been built. Run <code>npm ci --prefix client &amp;&amp;
@@ -210,6 +216,16 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     async def metrics_route(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    async def gemma_terms(request: Request) -> Response:
+        """The Gemma Terms of Use, as the packaged model carries them (the terms require passing them on)."""
+        terms = packaged_gemma_terms()
+        if terms is None:
+            return PlainTextResponse("the packaged Gemma model is not installed", status_code=404)
+        return HTMLResponse(terms)
+
+    async def notice(request: Request) -> Response:
+        return PlainTextResponse(NOTICE_PATH.read_text(encoding="utf-8") if NOTICE_PATH.is_file() else GEMMA_NOTICE)
+
     async def client_missing(request: Request) -> Response:
         return HTMLResponse(CLIENT_MISSING_PAGE, status_code=503)
 
@@ -217,6 +233,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     routes: list[Route | WebSocketRoute | Mount] = [
         Route("/healthz", healthz),
         Route("/metrics", metrics_route),
+        Route("/legal/gemma-terms", gemma_terms),
+        Route("/legal/NOTICE", notice),
         WebSocketRoute("/rooms/{room:path}", room_route),
         live.route,  # control channel
         *api_routes(

@@ -30,6 +30,7 @@ async def study_models(call: Call) -> Response:
             model_choice=study.content.interact.model_choice,
             models=[schemas.StudyModel(name=name, stand_in=name in stand_ins) for name in names],
             notice=STAND_IN_NOTICE if stand_ins else None,
+            terms_url="/legal/gemma-terms" if stand_ins else None,
         )
     )
 

