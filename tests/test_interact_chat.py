@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.helpers.interact import ChatStudy, chat_study, chatting
@@ -51,6 +52,14 @@ async def test_a_reply_streams_token_by_token_and_is_stored_with_how_it_was_made
     assert assistant["system_prompt"].startswith(PILOT_PROMPT)
     assert assistant["sampling"]["max_tokens"] == 12 and assistant["sampling"]["temperature"] == 0.7
     assert assistant["started_at"] <= assistant["first_token_at"] <= assistant["finished_at"]
+
+    metrics = httpx.get(study.server.http_url + "/metrics").text
+    assert 'calma_interact_replies_total{model="gemma-3-270m",status="complete"} 1.0' in metrics
+    assert 'calma_interact_time_to_first_token_seconds_count{model="gemma-3-270m"} 1.0' in metrics
+    health = httpx.get(study.server.http_url + "/healthz").json()
+    (model,) = health["models"]
+    assert model["model"] == "gemma-3-270m" and model["waiting"] == 0
+    assert model["endpoints"][0]["healthy"] is True and model["endpoints"][0]["active"] == 0
 
 
 async def test_the_facilitator_reads_every_conversation_and_participants_only_their_own(study: ChatStudy) -> None:

@@ -211,7 +211,10 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
             await running().store.check()
         except (StoreError, RuntimeError) as exc:
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ok", "version": __version__, "rooms": len(running().rooms)})
+        models = [
+            {"model": m.model, "waiting": m.waiting, "endpoints": m.endpoints} for m in running().interact.pool.status()
+        ]
+        return JSONResponse({"status": "ok", "version": __version__, "rooms": len(running().rooms), "models": models})
 
     async def metrics_route(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

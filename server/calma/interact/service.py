@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from calma.interact import metrics
 from calma.interact.backend import BackendError, GenerationRequest, Sampling, Speaker
 from calma.interact.conversations import (
     Conversation,
@@ -276,6 +277,7 @@ class InteractService:
 
     async def _run_reply(self, active: ActiveReply, request: GenerationRequest) -> None:
         writer = ReplyWriter(self.conversations, active, self.flush_interval_s)
+        metrics.IN_FLIGHT.inc()
         try:
             await writer.run(self.pool, request)
         except Exception:  # a bug of ours: logged, stored and shown, and the other replies go on
@@ -283,6 +285,7 @@ class InteractService:
             with anyio.CancelScope(shield=True):
                 await writer.finish(ReplyStatus.FAILED, "the server failed while writing this reply")
         finally:
+            metrics.IN_FLIGHT.dec()
             self._active.pop(active.reply.id, None)
 
 
@@ -344,11 +347,18 @@ class ReplyWriter:
     def _started(self, endpoint: PoolEndpoint) -> None:
         self.endpoint = endpoint.backend.label
         self.started_at = time.time()
+        metrics.QUEUE_WAIT.labels(model=self.active.conversation.model).observe(
+            max(0.0, self.started_at - self.active.reply.created_at)
+        )
         self._send({"type": "chat.start"})
 
     async def _emit(self, piece: str) -> None:
+        model = self.active.conversation.model
         if self.first_token_at is None:
             self.first_token_at = time.time()
+            if self.started_at is not None:
+                metrics.TIME_TO_FIRST_TOKEN.labels(model=model).observe(self.first_token_at - self.started_at)
+        metrics.TOKENS.labels(model=model).inc()
         self.tokens += 1
         self.pending.append(piece)
         self._wake.set()
@@ -383,6 +393,7 @@ class ReplyWriter:
         if self.ended:
             return
         self.ended = True
+        metrics.REPLIES.labels(model=self.active.conversation.model, status=status.value).inc()
         if self.pending:
             piece = "".join(self.pending)
             self.pending.clear()
