@@ -64,7 +64,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = ServerProcess(tmp_path_factory.mktemp("schemathesis") / "data")
     server.start()
     try:
-        yield build_world(server)
+        world = build_world(server)
+        # Records for the Interact and Familiarize paths: Ravi (group A) may chat, and has a conversation.
+        world.owner.ok("PUT", world.path("/api/studies/{S}/stage-overrides"),
+                       {"group_id": world.ids["GA"], "stage": "interact", "state": "open"})
+        world.ids["CONV"] = world.participant_a.ok("POST", world.path("/api/studies/{S}/conversations"), {}, status=201)["id"]
+        yield world
     finally:
         server.stop()
 
@@ -89,7 +94,10 @@ def test_the_api_holds_up_to_generated_requests(
 ) -> None:
     operation = api_schema[path][method]
     ids = world.ids
-    real = {"study_id": ids["S"], "group_id": ids["GA"], "participant_id": ids["PA"], "invite_id": ids["INV"]}
+    real = {
+        "study_id": ids["S"], "group_id": ids["GA"], "participant_id": ids["PA"], "invite_id": ids["INV"],
+        "conversation_id": ids["CONV"], "item_id": "spice-level", "stage": "interact",
+    }  # fmt: skip
     fixed = {name: real[name] for name in re.findall(r"{(\w+)}", path)}
     cookie = world.owner.cookie_headers
 

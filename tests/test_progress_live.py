@@ -104,6 +104,8 @@ async def test_the_facilitator_sees_a_participant_join_and_move_live(world: Stud
         assert (progress["display_name"], progress["group"], progress["stage"]) == ("Ravi", world.group_a, "familiarize")
         joined_at = progress["updated_at"]
 
+        world.lead.ok("PUT", f"/api/studies/{world.study}/stage-overrides",
+                      {"participant_id": ravi_id, "stage": "interact", "state": "open"})
         ravi.ok("PUT", world.progress_path(ravi_id), {"stage": "interact"})
         update, _ = await lead.recv_until("progress.update")
         assert (update["progress"]["participant"], update["progress"]["stage"]) == (ravi_id, "interact")
@@ -116,7 +118,7 @@ async def test_the_facilitator_sees_a_participant_join_and_move_live(world: Stud
         assert ravi.put(world.progress_path(ravi_id), {"stage": "familiarize"}).status_code == 200  # back is fine
         update, _ = await lead.recv_until("progress.update")
         assert update["progress"]["stage"] == "familiarize"
-        # A refused move (a participant skipping ahead) is not news.
+        # A refused move (a participant skipping to a stage that is not open) is not news.
         assert ravi.put(world.progress_path(ravi_id), {"stage": "reflect"}).status_code == 409
         assert await frames_before_pong(lead) == []
 

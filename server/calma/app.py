@@ -31,6 +31,8 @@ from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.endpoint import serve_room
 from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
+from calma.familiarize.progress import FamiliarizeStore
+from calma.familiarize.service import StageGate
 from calma.hub.rooms import RoomManager
 from calma.interact.embedded import GEMMA_NOTICE, packaged_gemma_terms
 from calma.interact.models import build_pool
@@ -38,7 +40,13 @@ from calma.interact.service import InteractService
 from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
 from calma.observability import metrics
 from calma.store import GroupCommit, Store, StoreError
-from calma.store.factory import conversation_store_for, database_of, room_store, study_store_for
+from calma.store.factory import (
+    conversation_store_for,
+    database_of,
+    familiarize_store_for,
+    room_store,
+    study_store_for,
+)
 from calma.studies.store import StudyStore
 
 log = logging.getLogger(__name__)
@@ -64,7 +72,7 @@ class Services:
     interact: InteractService
 
 
-async def start_interact(settings: Settings, store: Store, studies: StudyStore, tg: TaskGroup) -> InteractService:
+async def start_interact(settings: Settings, store: Store, access: Access, tg: TaskGroup) -> InteractService:
     """The model pool and the chat service on it. Replies a stopped server left unfinished are marked interrupted."""
     shared_slots = None
     if settings.redis_url:
@@ -80,7 +88,7 @@ async def start_interact(settings: Settings, store: Store, studies: StudyStore, 
         log.warning("replies left unfinished by a stop or crash were marked interrupted", extra={"count": interrupted})
     await tg.start(pool.run)
     service = InteractService(
-        pool, conversations, studies, flush_interval_s=settings.chat_flush_interval_s,
+        pool, conversations, access.studies, gate=StageGate(access.familiarize), flush_interval_s=settings.chat_flush_interval_s,
         stand_in_models=frozenset(m.name for m in settings.llm.models if m.stand_in),
     )
     await tg.start(service.run)
@@ -92,6 +100,7 @@ class Access:
     """Studies and access: the study records, who a request is, and who may enter which room."""
 
     studies: StudyStore
+    familiarize: FamiliarizeStore
     authenticator: Authenticator
     rooms: RoomAuthorizer
     live: LiveAuthenticator
@@ -106,6 +115,7 @@ def study_access(settings: Settings, store: Store) -> Access:
     authenticator = Authenticator(studies, TokenSigner(load_or_create_secret(settings.secret_path)))
     return Access(
         studies=studies,
+        familiarize=familiarize_store_for(store),
         authenticator=authenticator,
         rooms=StudyRoomAuthorizer(studies, authenticator, sandbox_rooms=settings.sandbox_rooms),
         live=StudyLiveAuthenticator(
@@ -169,7 +179,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         try:
             async with anyio.create_task_group() as tg:
                 room_log = await start_room_log(settings, the_store, tg)
-                interact = await start_interact(settings, the_store, access.studies, tg)
+                interact = await start_interact(settings, the_store, access, tg)
                 services = Services(the_store, RoomManager(settings, room_log, tg), interact)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield
@@ -244,6 +254,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
             ApiContext(
                 access.studies, access.authenticator, settings, LiveStudyEvents(live.watchers),
                 interact=lambda: running().interact,
+                familiarize=access.familiarize,
             )
         ),
     ]

@@ -1,8 +1,8 @@
 """Interact in tests: a study whose participants chat with a real model, and a participant's chat client.
 
 `chat_study` sets up, on a running server, a facilitator with the pilot study
-(short replies, so that tests stay quick), one group and two participants
-who joined by invite. `Chat` is one participant's /live connection with the
+(short replies, so that tests stay quick), one group with Interact opened for
+it, and two participants who joined by invite. `Chat` is one participant's /live connection with the
 conversation helpers a browser page would have.
 """
 
@@ -56,6 +56,8 @@ def chat_study(server: ServerProcess, *, max_tokens: int = 12, **interact: Any) 
     study = facilitator.ok("POST", "/api/studies", {"template": "pilot"}, status=201)["id"]
     facilitator.ok("PATCH", f"/api/studies/{study}", {"interact": {"max_tokens": max_tokens, **interact}})
     group = facilitator.ok("POST", f"/api/studies/{study}/groups", {"name": "Online group"}, status=201)["id"]
+    # Interact opens after Familiarize; these tests are about chatting, so the facilitator opens it for the group.
+    facilitator.ok("PUT", f"/api/studies/{study}/stage-overrides", {"group_id": group, "stage": "interact", "state": "open"})
 
     def join(name: str) -> Person:
         invite = facilitator.ok("POST", f"/api/studies/{study}/invites", {"group_id": group, "role": "participant"}, status=201)

@@ -24,6 +24,7 @@ from calma.access.tokens import TokenRejected
 from calma.api.body import read_json, read_query
 from calma.api.problems import token_rejected, unauthenticated, unavailable
 from calma.config import Settings
+from calma.familiarize.progress import FamiliarizeStore
 from calma.interact.service import InteractService
 from calma.studies.model import Progress
 from calma.studies.store import StudyStore
@@ -59,6 +60,12 @@ class ApiContext:
     settings: Settings
     events: StudyEvents = field(default_factory=NoStudyEvents)
     interact: Callable[[], InteractService] | None = None  # None: this server offers no chat
+    familiarize: FamiliarizeStore | None = None
+
+    def familiarize_store(self) -> FamiliarizeStore:
+        if self.familiarize is None:
+            raise unavailable("this server keeps no Familiarize progress")
+        return self.familiarize
 
     def chat(self) -> InteractService:
         if self.interact is None:

@@ -9,6 +9,7 @@ from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import managed_study, visible_participant, visible_study
 from calma.api.problems import conflict, forbidden, not_found
+from calma.familiarize.service import StageGate
 from calma.studies.model import Stage
 
 TAG = "participants"
@@ -56,15 +57,18 @@ async def move_participant(call: Call) -> Response:
         raise not_found("the participant's progress")
     if not policy.may_move_to(principal, study, current.stage, target):
         raise conflict(_refusal(study.content.stage_order, current.stage, target))
+    if not principal.is_facilitator:
+        statuses = await StageGate(call.api.familiarize_store()).statuses(study, participant.id, participant.group_id)
+        closed = next((s for s in statuses if s.stage is target and not s.open), None)
+        if closed is not None:
+            raise conflict(f"{target.value} is not open for you: {closed.reason.value}")
     moved = await call.api.store.set_stage(participant.id, target)
     call.api.events.progress_changed(moved)
     return json_reply(schemas.Progress.of(moved))
 
 
 def _refusal(order: tuple[Stage, ...], current: Stage, target: Stage) -> str:
-    if target not in order:
-        return f"the stage {target.value!r} is not part of this study ({', '.join(s.value for s in order)})"
-    return f"a participant moves at most one stage ahead: from {current.value!r}, not to {target.value!r}"
+    return f"the stage {target.value!r} is not part of this study ({', '.join(s.value for s in order)})"
 
 
 ENDPOINTS = [

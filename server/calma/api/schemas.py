@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -99,11 +99,58 @@ class DeploymentContextPatch(RequestModel):
     models: Annotated[list[ModelName], Field(max_length=20)] | None = None
 
 
+Code = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", description="a code: a short label")]
+Codes = Annotated[list[Code], Field(max_length=20)]
+
+
 class TrainingExampleIn(RequestModel):
+    """A worked example: value codes contrasted with structural descriptions."""
+
     id: ItemId
     prompt: LongText
     response: LongText
     notes: Description = ""
+    value_codes: Codes = Field(default_factory=list)
+    structural_codes: Codes = Field(default_factory=list)
+
+
+class PracticeItemIn(RequestModel):
+    id: ItemId
+    prompt: LongText
+    response: LongText
+    example_codes: Codes = Field(default_factory=list, description="the facilitator's codes, shown after the participant's")
+    explanation: Description = ""
+
+
+class CheckOptionIn(RequestModel):
+    code: Code
+    is_value: bool
+
+
+class CheckItemIn(RequestModel):
+    id: ItemId
+    excerpt: LongText
+    options: Annotated[list[CheckOptionIn], Field(min_length=2, max_length=12)]
+    explanation: Description = ""
+
+
+def _unique_item_ids(items: list[Any]) -> list[Any]:
+    ids = [item.id for item in items]
+    if len(set(ids)) != len(ids):
+        raise ValueError("item ids must be unique")
+    return items
+
+
+class FamiliarizePatch(RequestModel):
+    """Familiarize's lesson, practice round and check; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    lesson: Markdown | None = Field(default=None, description="markdown; a line of `---` between blank lines starts a page")
+    practice: Annotated[list[PracticeItemIn], Field(max_length=50), AfterValidator(_unique_item_ids)] | None = None
+    check: Annotated[list[CheckItemIn], Field(max_length=50), AfterValidator(_unique_item_ids)] | None = None
+    pass_mark: Annotated[float, Field(ge=0, le=1)] | None = Field(default=None, description="share of options judged right")
+    max_attempts: Annotated[int, Field(ge=0, le=100)] | None = Field(default=None, description="0: unlimited")
 
 
 class TrainingContextPatch(RequestModel):
@@ -162,6 +209,7 @@ class StudyPatch(RequestModel):
         | None
     ) = None
     interact: InteractSettingsPatch | None = None
+    familiarize: FamiliarizePatch | None = None
 
 
 class GroupCreate(RequestModel):
@@ -283,6 +331,40 @@ class TrainingExample(ReplyModel):
     prompt: str
     response: str
     notes: str
+    value_codes: list[str]
+    structural_codes: list[str]
+
+
+class PracticeItem(ReplyModel):
+    id: str
+    prompt: str
+    response: str
+    example_codes: list[str]
+    explanation: str
+
+
+class CheckOption(ReplyModel):
+    code: str
+    is_value: bool
+
+
+class CheckItem(ReplyModel):
+    id: str
+    excerpt: str
+    options: list[CheckOption]
+    explanation: str
+
+
+class FamiliarizeContent(ReplyModel):
+    lesson: str
+    practice: list[PracticeItem]
+    check: list[CheckItem]
+    pass_mark: float
+    max_attempts: int
+
+    @classmethod
+    def of(cls, content: model.Familiarize) -> FamiliarizeContent:
+        return cls.model_validate(dataclasses.asdict(content))
 
 
 class TrainingContext(ReplyModel):
@@ -323,11 +405,14 @@ class Study(ReplyModel):
     baseline_interactions: list[BaselineInteraction]
     stage_order: list[Stage]
     interact: InteractSettings
+    familiarize: FamiliarizeContent | None = Field(
+        description="the lesson, practice round and check with their answers: the facilitator's only"
+    )
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, study: model.Study) -> Study:
+    def of(cls, study: model.Study, *, manager: bool = True) -> Study:
         content = study.content
         context, training = content.deployment_context, content.training_context
         return cls(
@@ -344,10 +429,7 @@ class Study(ReplyModel):
             training_context=TrainingContext(
                 name=training.name,
                 system_prompt=training.system_prompt,
-                examples=[
-                    TrainingExample(id=e.id, prompt=e.prompt, response=e.response, notes=e.notes)
-                    for e in training.examples
-                ],
+                examples=[TrainingExample.model_validate(dataclasses.asdict(e)) for e in training.examples],
             ),
             baseline_interactions=[
                 BaselineInteraction(
@@ -357,6 +439,7 @@ class Study(ReplyModel):
             ],
             stage_order=list(content.stage_order),
             interact=InteractSettings.of(content.interact),
+            familiarize=FamiliarizeContent.of(content.familiarize) if manager else None,
             created_at=_time(study.created_at),
             updated_at=_time(study.updated_at),
         )
@@ -613,3 +696,148 @@ class ConversationDetail(ReplyModel):
 
 def _maybe_time(value: float | None) -> datetime | None:
     return None if value is None else _time(value)
+
+
+# -- Familiarize and stage gating ----------------------------------------------
+
+
+class OrientationSeen(RequestModel):
+    pages_seen: Annotated[int, Field(ge=1, le=1000, strict=True)]
+
+
+class PracticeAnswerIn(RequestModel):
+    codes: Annotated[list[Code], Field(min_length=1, max_length=20)]
+
+
+class CheckAnswers(RequestModel):
+    answers: Annotated[dict[ItemId, Annotated[list[Code], Field(max_length=12)]], Field(max_length=50)] = Field(
+        description="item id → the codes you judge to describe values (an item left out: none picked)"
+    )
+
+
+class OverrideState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    DEFAULT = "default"
+
+
+class StageOverrideIn(RequestModel):
+    """Open or close a stage for a group or one participant (exactly one of the two); `default` removes it."""
+
+    group_id: Id | None = None
+    participant_id: Id | None = None
+    stage: Stage
+    state: OverrideState
+
+
+class StageStatusOut(ReplyModel):
+    stage: Stage
+    state: str
+    reason: str
+    completed_at: datetime | None
+
+
+class ParticipantStages(ReplyModel):
+    participant_id: str
+    current: Stage
+    stages: list[StageStatusOut]
+
+
+class StageOverrideOut(ReplyModel):
+    scope: str
+    target_id: str
+    stage: Stage
+    state: str
+    updated_at: datetime
+
+
+class StageOverrideList(ReplyModel):
+    overrides: list[StageOverrideOut]
+
+
+class WorkedExample(ReplyModel):
+    id: str
+    prompt: str
+    response: str
+    notes: str
+    value_codes: list[str]
+    structural_codes: list[str]
+
+
+class PracticeView(ReplyModel):
+    id: str
+    prompt: str
+    response: str
+    my_codes: list[str] | None = Field(description="your codes, once you answered")
+    example_codes: list[str] | None = Field(description="the facilitator's codes: shown only after you answered")
+    explanation: str | None
+
+
+class CheckItemView(ReplyModel):
+    id: str
+    excerpt: str
+    options: list[str]
+    explanation: str | None = Field(description="shown once you passed")
+
+
+class CheckView(ReplyModel):
+    items: list[CheckItemView]
+    pass_mark: float
+    max_attempts: int
+    attempts: int
+    attempts_left: int | None
+    best_score: float | None
+    passed: bool
+
+
+class FamiliarizeProgressOut(ReplyModel):
+    orientation_pages_seen: int
+    orientation_done: bool
+    lesson_done: bool
+    practice_done: int
+    complete: bool
+
+
+class FamiliarizeView(ReplyModel):
+    study_id: str
+    training_context: str
+    orientation_pages: list[str] = Field(description="sanitized HTML, one per page")
+    lesson_pages: list[str] = Field(description="sanitized HTML, one per page")
+    worked_examples: list[WorkedExample]
+    practice: list[PracticeView]
+    check: CheckView
+    progress: FamiliarizeProgressOut
+    stages: list[StageStatusOut]
+
+
+class CheckOutcome(ReplyModel):
+    score: float
+    passed: bool
+    right: int
+    total: int
+    items_to_revisit: list[str] = Field(description="items with at least one wrong judgement (not which)")
+    attempts: int
+    attempts_left: int | None
+    explanations: dict[str, str] = Field(description="every item's explanation, once passed")
+    stages: list[StageStatusOut]
+
+
+class FamiliarizeResult(ReplyModel):
+    participant_id: str
+    display_name: str
+    group_id: str
+    current: Stage
+    orientation_done: bool
+    lesson_done: bool
+    practice_done: int
+    attempts: int
+    best_score: float | None
+    passed_at: datetime | None
+    stages: list[StageStatusOut]
+
+
+class FamiliarizeResults(ReplyModel):
+    practice_items: int
+    check_items: int
+    pass_mark: float
+    participants: list[FamiliarizeResult]

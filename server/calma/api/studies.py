@@ -41,7 +41,8 @@ async def create_study(call: Call) -> Response:
 
 
 async def get_study(call: Call) -> Response:
-    return json_reply(schemas.Study.of(await visible_study(call)))
+    study = await visible_study(call)
+    return json_reply(schemas.Study.of(study, manager=policy.manages_study(call.user, study)))
 
 
 async def patch_study(call: Call) -> Response:
@@ -83,12 +84,17 @@ def apply_patch(content: model.StudyContent, patch: schemas.StudyPatch) -> model
                     training.examples
                     if given_training.examples is None
                     else tuple(
-                        model.TrainingExample(id=e.id, prompt=e.prompt, response=e.response, notes=e.notes)
+                        model.TrainingExample(
+                            id=e.id, prompt=e.prompt, response=e.response, notes=e.notes,
+                            value_codes=tuple(e.value_codes), structural_codes=tuple(e.structural_codes),
+                        )
                         for e in given_training.examples
                     )
                 ),
             ),
         )
+    if patch.familiarize is not None:
+        content = replace(content, familiarize=_familiarize(content.familiarize, patch.familiarize))
     if patch.interact is not None:
         changes = {name: value for name, value in patch.interact.model_dump().items() if value is not None}
         content = replace(content, interact=replace(content.interact, **changes))
@@ -123,3 +129,26 @@ ENDPOINTS = [
         response=schemas.Study, request=schemas.StudyPatch, problems=(403,),
     ),
 ]  # fmt: skip
+
+
+def _familiarize(current: model.Familiarize, patch: schemas.FamiliarizePatch) -> model.Familiarize:
+    changes: dict[str, object] = {}
+    if patch.lesson is not None:
+        changes["lesson"] = patch.lesson
+    if patch.practice is not None:
+        changes["practice"] = tuple(
+            model.PracticeItem(id=p.id, prompt=p.prompt, response=p.response, example_codes=tuple(p.example_codes),
+                               explanation=p.explanation)
+            for p in patch.practice
+        )
+    if patch.check is not None:
+        changes["check"] = tuple(
+            model.CheckItem(id=c.id, excerpt=c.excerpt, explanation=c.explanation,
+                            options=tuple(model.CheckOption(o.code, o.is_value) for o in c.options))
+            for c in patch.check
+        )
+    if patch.pass_mark is not None:
+        changes["pass_mark"] = patch.pass_mark
+    if patch.max_attempts is not None:
+        changes["max_attempts"] = patch.max_attempts
+    return replace(current, **changes)  # type: ignore[arg-type]

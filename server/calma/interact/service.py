@@ -118,12 +118,20 @@ class TurnLimiter:
         sent.append(now)
 
 
+class InteractGate(Protocol):
+    """Whether a stage is open for a participant (calma.familiarize's StageGate)."""
+
+    async def is_open(self, study: Study, participant_id: str, group_id: str, stage: Stage) -> bool: ...
+
+
 class InteractService:
     """Replies in flight, and the rules for starting, stopping and regenerating them."""
 
     def __init__(self, pool: ModelPool, conversations: ConversationStore, studies: StudyStore, *,
-                 flush_interval_s: float = 0.1, stand_in_models: frozenset[str] = frozenset()) -> None:
+                 gate: InteractGate | None = None, flush_interval_s: float = 0.1,
+                 stand_in_models: frozenset[str] = frozenset()) -> None:
         self.pool = pool
+        self.gate = gate
         self.conversations = conversations
         self.studies = studies
         self.flush_interval_s = flush_interval_s
@@ -166,8 +174,7 @@ class InteractService:
 
     async def start_conversation(self, study: Study, chatter: Chatter, model: str | None) -> Conversation:
         settings = study.content.interact
-        if Stage.INTERACT not in study.content.stage_order:
-            raise ChatRefused("conflict", "this study has no Interact stage")
+        await self._check_open(study, chatter)
         if await self.conversations.count_conversations(chatter.participant) >= settings.max_conversations:
             raise ChatRefused(
                 "limit", f"you have reached this study's limit of {settings.max_conversations} conversations"
@@ -233,6 +240,12 @@ class InteractService:
     def in_flight(self, participant: str | None = None) -> int:
         return sum(1 for a in self._active.values() if participant is None or a.chatter.participant == participant)
 
+    async def _check_open(self, study: Study, chatter: Chatter) -> None:
+        if Stage.INTERACT not in study.content.stage_order:
+            raise ChatRefused("conflict", "this study has no Interact stage")
+        if self.gate is not None and not await self.gate.is_open(study, chatter.participant, chatter.group, Stage.INTERACT):
+            raise ChatRefused("conflict", "Interact is not open for you yet: finish Familiarize first, or ask your facilitator")
+
     async def _own_conversation(self, chatter: Chatter, conversation_id: str) -> tuple[Conversation, Study]:
         conversation = await self.conversations.conversation(conversation_id)
         if conversation is None or conversation.participant_id != chatter.participant:
@@ -240,6 +253,7 @@ class InteractService:
         study = await self.studies.study(conversation.study_id)
         if study is None:
             raise ChatRefused("forbidden", "no such conversation of yours")
+        await self._check_open(study, chatter)
         return conversation, study
 
     def _check_not_busy(self, conversation: Conversation) -> None:

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from calma.config import Settings
+from calma.familiarize.progress import FamiliarizeStore
 from calma.interact.conversations import ConversationStore
 from calma.store.base import Store
+from calma.store.familiarize_sql import SQLFamiliarizeStore
 from calma.store.interact_sql import SQLConversationStore
 from calma.store.sql import SQLDatabase
 from calma.store.sqlite import SQLiteStore
@@ -52,6 +54,13 @@ def conversation_store_for(store: Store) -> ConversationStore:
     if not isinstance(store, SQLDatabase):
         raise TypeError(f"conversations need a SQL store of record (SQLite or PostgreSQL), not {type(store).__name__}")
     return SQLConversationStore(store)
+
+
+def familiarize_store_for(store: Store) -> FamiliarizeStore:
+    """Familiarize progress, check attempts and stage gating, in the same database as the room store."""
+    if not isinstance(store, SQLDatabase):
+        raise TypeError(f"Familiarize needs a SQL store of record (SQLite or PostgreSQL), not {type(store).__name__}")
+    return SQLFamiliarizeStore(store)
 
 
 def build_stores(settings: Settings) -> tuple[Store, StudyStore]:

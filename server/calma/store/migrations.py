@@ -297,6 +297,92 @@ MIGRATIONS: tuple[Migration, ...] = (
             );
         """,
     ),
+    Migration(
+        version=4,
+        description="Familiarize: lesson, practice and check content; participants' progress, check attempts; stage gating",
+        sqlite="""
+            ALTER TABLE studies ADD COLUMN familiarize TEXT NOT NULL DEFAULT '{}';
+            CREATE TABLE familiarize_progress (
+                participant_id TEXT PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+                study_id TEXT NOT NULL,
+                orientation_pages_seen INTEGER NOT NULL DEFAULT 0,
+                orientation_done_at REAL,
+                lesson_done_at REAL,
+                practice TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                best_score REAL,
+                check_passed_at REAL,
+                updated_at REAL NOT NULL
+            );
+            CREATE INDEX familiarize_progress_study ON familiarize_progress (study_id);
+            CREATE TABLE check_attempts (
+                id TEXT PRIMARY KEY,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                study_id TEXT NOT NULL,
+                answers TEXT NOT NULL,
+                score REAL NOT NULL,
+                passed INTEGER NOT NULL,
+                created_at REAL NOT NULL
+            );
+            CREATE INDEX check_attempts_participant ON check_attempts (participant_id, created_at);
+            CREATE TABLE stage_completions (
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                stage TEXT NOT NULL CHECK (stage IN ('familiarize', 'interact', 'reflect', 'discuss')),
+                completed_at REAL NOT NULL,
+                PRIMARY KEY (participant_id, stage)
+            );
+            CREATE TABLE stage_overrides (
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                scope TEXT NOT NULL CHECK (scope IN ('group', 'participant')),
+                target_id TEXT NOT NULL,
+                stage TEXT NOT NULL CHECK (stage IN ('familiarize', 'interact', 'reflect', 'discuss')),
+                state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (study_id, scope, target_id, stage)
+            );
+        """,
+        postgres="""
+            ALTER TABLE studies ADD COLUMN familiarize JSONB NOT NULL DEFAULT '{}';
+            CREATE TABLE familiarize_progress (
+                participant_id TEXT PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+                study_id TEXT NOT NULL,
+                orientation_pages_seen INTEGER NOT NULL DEFAULT 0,
+                orientation_done_at DOUBLE PRECISION,
+                lesson_done_at DOUBLE PRECISION,
+                practice JSONB NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                best_score DOUBLE PRECISION,
+                check_passed_at DOUBLE PRECISION,
+                updated_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX familiarize_progress_study ON familiarize_progress (study_id);
+            CREATE TABLE check_attempts (
+                id TEXT PRIMARY KEY,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                study_id TEXT NOT NULL,
+                answers JSONB NOT NULL,
+                score DOUBLE PRECISION NOT NULL,
+                passed BOOLEAN NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX check_attempts_participant ON check_attempts (participant_id, created_at);
+            CREATE TABLE stage_completions (
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                stage TEXT NOT NULL CHECK (stage IN ('familiarize', 'interact', 'reflect', 'discuss')),
+                completed_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (participant_id, stage)
+            );
+            CREATE TABLE stage_overrides (
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                scope TEXT NOT NULL CHECK (scope IN ('group', 'participant')),
+                target_id TEXT NOT NULL,
+                stage TEXT NOT NULL CHECK (stage IN ('familiarize', 'interact', 'reflect', 'discuss')),
+                state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+                updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (study_id, scope, target_id, stage)
+            );
+        """,
+    ),
 )
 
 

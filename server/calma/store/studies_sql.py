@@ -42,11 +42,12 @@ from calma.studies.model import (
     TrainingExample,
     new_id,
 )
+from calma.studies.codec import familiarize_from_json
 from calma.studies.store import AlreadyExists
 
 STUDY_COLUMNS = (
     "id, owner_id, name, context_name, context_description, system_prompt, models, orientation,"
-    " training_name, training_system_prompt, training_examples, stage_order, interact, created_at, updated_at"
+    " training_name, training_system_prompt, training_examples, stage_order, interact, familiarize, created_at, updated_at"
 )
 INVITE_COLUMNS = "id, study_id, group_id, role, participant_id, expires_at, revoked_at, created_by, created_at"
 PARTICIPANT_COLUMNS = "id, study_id, group_id, display_name, invite_id, created_at"
@@ -98,7 +99,7 @@ class SQLStudyStore:
         study = Study(id=new_id(), owner_id=owner_id, content=content, created_at=now, updated_at=now)
         async with self._db.transaction(write=True) as tx:
             await tx.execute(
-                f"INSERT INTO studies ({STUDY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO studies ({STUDY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (study.id, owner_id, *_content_values(content), now, now),
             )
             await _write_baseline(tx, study.id, content.baseline_interactions)
@@ -122,7 +123,7 @@ class SQLStudyStore:
             changed = await tx.execute(
                 "UPDATE studies SET name = ?, context_name = ?, context_description = ?, system_prompt = ?,"
                 " models = ?, orientation = ?, training_name = ?, training_system_prompt = ?,"
-                " training_examples = ?, stage_order = ?, interact = ?, updated_at = ? WHERE id = ?",
+                " training_examples = ?, stage_order = ?, interact = ?, familiarize = ?, updated_at = ? WHERE id = ?",
                 (*_content_values(content), now, study_id),
             )
             if changed != 1:
@@ -354,11 +355,10 @@ def _content_values(content: StudyContent) -> tuple[Any, ...]:
         content.orientation,
         training.name,
         training.system_prompt,
-        json.dumps(
-            [{"id": e.id, "prompt": e.prompt, "response": e.response, "notes": e.notes} for e in training.examples]
-        ),
+        json.dumps([dataclasses.asdict(example) for example in training.examples]),
         json.dumps([stage.value for stage in content.stage_order]),
         json.dumps(dataclasses.asdict(content.interact)),
+        json.dumps(dataclasses.asdict(content.familiarize)),
     )
 
 
@@ -393,7 +393,7 @@ async def _study(tx: Transaction, row: Row) -> Study:
         training_context=TrainingContext(
             name=row["training_name"],
             system_prompt=row["training_system_prompt"],
-            examples=tuple(TrainingExample(**example) for example in json.loads(row["training_examples"])),
+            examples=tuple(_training_example(example) for example in json.loads(row["training_examples"])),
         ),
         baseline_interactions=tuple(
             BaselineInteraction(
@@ -406,6 +406,7 @@ async def _study(tx: Transaction, row: Row) -> Study:
         ),
         stage_order=tuple(Stage(stage) for stage in json.loads(row["stage_order"])),
         interact=_interact(json.loads(row["interact"])),
+        familiarize=familiarize_from_json(json.loads(row["familiarize"])),
     )
     return Study(
         id=row["id"],
@@ -413,6 +414,13 @@ async def _study(tx: Transaction, row: Row) -> Study:
         content=content,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def _training_example(stored: dict[str, Any]) -> TrainingExample:
+    return TrainingExample(
+        id=stored["id"], prompt=stored["prompt"], response=stored["response"], notes=stored.get("notes", ""),
+        value_codes=tuple(stored.get("value_codes", ())), structural_codes=tuple(stored.get("structural_codes", ())),
     )
 
 

@@ -55,12 +55,52 @@ class DeploymentContext:
 
 @dataclass(frozen=True)
 class TrainingExample:
-    """A worked example from the training context, for learning to code interactions."""
+    """A worked example from the training context: value codes contrasted with structural descriptions."""
 
     id: str
     prompt: str
     response: str
     notes: str = ""
+    value_codes: tuple[str, ...] = ()  # e.g. "assumes a Western kitchen", "safety-conscious"
+    structural_codes: tuple[str, ...] = ()  # e.g. "summary", "list": what is *not* a value code
+
+
+@dataclass(frozen=True)
+class PracticeItem:
+    """A response the participant codes first; then they see the facilitator's example codes."""
+
+    id: str
+    prompt: str
+    response: str
+    example_codes: tuple[str, ...] = ()
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class CheckOption:
+    code: str
+    is_value: bool
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """An excerpt and candidate codes: the participant picks those that describe values."""
+
+    id: str
+    excerpt: str
+    options: tuple[CheckOption, ...]
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class Familiarize:
+    """Stage 1 beyond the orientation: the coding lesson, the practice round and the check before Interact."""
+
+    lesson: str = ""  # markdown; a line holding only `---` starts a new page
+    practice: tuple[PracticeItem, ...] = ()
+    check: tuple[CheckItem, ...] = ()
+    pass_mark: float = 0.75  # share of options judged right
+    max_attempts: int = 0  # 0: as many as needed
 
 
 @dataclass(frozen=True)
@@ -114,6 +154,7 @@ class StudyContent:
     baseline_interactions: tuple[BaselineInteraction, ...] = ()
     stage_order: tuple[Stage, ...] = DEFAULT_STAGE_ORDER
     interact: InteractSettings = InteractSettings()
+    familiarize: Familiarize = Familiarize()
 
 
 @dataclass(frozen=True)

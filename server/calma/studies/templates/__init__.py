@@ -8,17 +8,20 @@ context, system prompt, models and the baseline responses quoted in the paper.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from enum import StrEnum
 from importlib import resources
 from typing import Any
 
+from calma.studies.codec import familiarize_from_json
 from calma.studies.model import (
     DEFAULT_STAGE_ORDER,
     BaselineInteraction,
     DeploymentContext,
     StudyContent,
     TrainingContext,
+    TrainingExample,
 )
 
 
@@ -37,20 +40,27 @@ def pilot_data() -> dict[str, Any]:
 def study_content(template: Template, name: str | None = None) -> StudyContent:
     """A new study's content from a template; `name` overrides the template's study name."""
     content = pilot_content() if template is Template.PILOT else blank_content()
-    if name is not None:
-        content = StudyContent(
-            name=name,
-            deployment_context=content.deployment_context,
-            orientation=content.orientation,
-            training_context=content.training_context,
-            baseline_interactions=content.baseline_interactions,
-            stage_order=content.stage_order,
-        )
-    return content
+    return content if name is None else dataclasses.replace(content, name=name)
+
+
+def training_data() -> dict[str, Any]:
+    """The grounded-theory training on the home-cooking context, as shipped in the package."""
+    text = resources.files(__package__).joinpath("training_cooking.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def training_examples(data: dict[str, Any]) -> tuple[TrainingExample, ...]:
+    return tuple(
+        TrainingExample(id=e["id"], prompt=e["prompt"], response=e["response"], notes=e["notes"],
+                        value_codes=tuple(e["value_codes"]), structural_codes=tuple(e["structural_codes"]))
+        for e in data["worked_examples"]
+    )
 
 
 def pilot_content() -> StudyContent:
     data = pilot_data()
+    lessons = training_data()
     context = data["deployment_context"]
     training = data["familiarize_example_context"]
     deployment = DeploymentContext(
@@ -63,7 +73,10 @@ def pilot_content() -> StudyContent:
         name=f"CALMA pilot: {context['name']}",
         deployment_context=deployment,
         orientation=_pilot_orientation(deployment, context["models_in_pilot"]),
-        training_context=TrainingContext(name=training["name"], system_prompt=training["system_prompt"]),
+        training_context=TrainingContext(
+            name=training["name"], system_prompt=training["system_prompt"], examples=training_examples(lessons)
+        ),
+        familiarize=familiarize_from_json(lessons),
         baseline_interactions=tuple(
             BaselineInteraction(
                 id=item["id"],
