@@ -53,8 +53,10 @@ class OpenAICompatibleBackend:
             body["seed"] = sampling.seed
         pieces = 0
         finish = "stop"
+        answered = False  # the server sent its response headers
         try:
             async with self._client.stream("POST", f"{self.base_url}/chat/completions", json=body) as response:
+                answered = True
                 if response.status_code != 200:
                     text = (await response.aread()).decode("utf-8", "replace")[:MAX_ERROR_BODY]
                     raise BackendError(f"{self.base_url} answered {response.status_code}: {text}")
@@ -78,7 +80,11 @@ class OpenAICompatibleBackend:
                             await emit(piece)
                 if not done:
                     raise BackendError(f"{self.base_url} ended the stream before [DONE]")
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise BackendError(f"{self.base_url} is unreachable: {_describe(exc)}") from exc
         except httpx.HTTPError as exc:
+            if not answered:
+                raise BackendError(f"{self.base_url} did not answer: {_describe(exc)}") from exc
             raise BackendError(f"{self.base_url} failed mid-reply: {_describe(exc)}") from exc
         return GenerationStats(completion_tokens=pieces, finish_reason=finish)
 

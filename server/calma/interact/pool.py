@@ -256,7 +256,8 @@ class ModelPool:
 
     async def generate(self, model: str, participant: str, request: GenerationRequest, emit: Emit,
                        on_position: Callable[[int], None] = lambda _: None,
-                       on_start: Callable[[PoolEndpoint], None] = lambda _: None) -> GenerationStats:
+                       on_start: Callable[[PoolEndpoint], None] = lambda _: None,
+                       on_end: Callable[[PoolEndpoint], None] = lambda _: None) -> GenerationStats:
         """Generate one reply on `model`, fairly queued, retried on another endpoint if nothing was shown yet."""
         shown = 0
         tried: set[str] = set()
@@ -273,8 +274,11 @@ class ModelPool:
                     shown += len(piece)
 
                 try:
-                    with deadline.scope:
-                        stats = await endpoint.backend.generate(request, counted)
+                    try:
+                        with deadline.scope:
+                            stats = await endpoint.backend.generate(request, counted)
+                    finally:
+                        on_end(endpoint)  # while the slot is still held: the generation's true end
                     if deadline.scope.cancelled_caught:
                         raise BackendError(deadline.explain())
                 except BackendError as exc:

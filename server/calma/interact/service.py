@@ -316,6 +316,7 @@ class ReplyWriter:
         self.endpoint: str | None = None
         self.started_at: float | None = None
         self.first_token_at: float | None = None
+        self.generation_ended_at: float | None = None  # stamped before the slot is given back
         self.ended = False
         self._wake = anyio.Event()
         self._generating = True
@@ -339,6 +340,7 @@ class ReplyWriter:
                             active.conversation.model, active.chatter.participant, request, self._emit,
                             on_position=lambda position: self._send({"type": "chat.queue", "position": position}),
                             on_start=self._started,
+                            on_end=self._ended,
                         )
                     except PartialReply as exc:
                         status, error = ReplyStatus.FAILED, _clip(
@@ -365,6 +367,9 @@ class ReplyWriter:
             max(0.0, self.started_at - self.active.reply.created_at)
         )
         self._send({"type": "chat.start"})
+
+    def _ended(self, endpoint: PoolEndpoint) -> None:
+        self.generation_ended_at = time.time()
 
     async def _emit(self, piece: str) -> None:
         model = self.active.conversation.model
@@ -397,7 +402,7 @@ class ReplyWriter:
         self._send({"type": "chat.delta", "text": piece})
 
     def _progress(self, content: str, status: ReplyStatus, error: str | None) -> ReplyProgress:
-        finished = None if status is ReplyStatus.STREAMING else time.time()
+        finished = None if status is ReplyStatus.STREAMING else (self.generation_ended_at or time.time())
         return ReplyProgress(content=content, status=status, endpoint=self.endpoint, started_at=self.started_at,
                              first_token_at=self.first_token_at, finished_at=finished,
                              completion_tokens=self.tokens, error=error)
