@@ -33,15 +33,18 @@ export type LiveRequest = WithoutId<Exclude<ClientFrame, { type: 'ping' }>>
 /** The server refused a request with an error frame. */
 export class LiveRefused extends Error {
   readonly code: ErrorCode | 'disconnected'
+  /** For `limit` and `rate_limited`: how long to wait before trying again, when the server said. */
+  readonly retryAfterMs: number | undefined
 
-  constructor (code: ErrorCode | 'disconnected', message: string) {
+  constructor (code: ErrorCode | 'disconnected', message: string, retryAfterMs?: number) {
     super(message)
     this.name = 'LiveRefused'
     this.code = code
+    this.retryAfterMs = retryAfterMs
   }
 
   static of (frame: ErrorFrame): LiveRefused {
-    return new LiveRefused(frame.code, frame.message)
+    return new LiveRefused(frame.code, frame.message, frame.retry_after_ms)
   }
 }
 

@@ -2,12 +2,13 @@
  * The participant's overview, /me/: their study, their group, and the stage overview (where they
  * are, which stages are done, open or locked). The session cookie keeps them signed in across
  * reloads. Their stage is read again whenever the page becomes visible, so a move made by the
- * facilitator shows up when they come back to the tab.
+ * facilitator shows up when they come back to the tab. Participants find the way to Interact
+ * (/interact/, their chat with the study's model) here.
  */
 import '../style.css'
 import '../pages.css'
 import { api, errorMessage, type Group, type Me, type Study } from '../api'
-import { byId } from '../dom'
+import { byId, element } from '../dom'
 import type { Stage } from '../generated/control'
 import { STAGE_INFO } from '../stages'
 import { fillAboutCalma } from './about'
@@ -45,9 +46,20 @@ function findElements (): Elements {
   }
 }
 
+/** The way to Interact, where participants chat with the study's model (a button while they are in Interact). */
+function interactLink (): HTMLElement {
+  const row = element('p', { class: 'interact-link-row' })
+  row.append(
+    element('a', { href: '/interact/', 'data-testid': 'interact-link' }, 'Chat with the model'),
+    element('span', { class: 'hint' }, 'Interact: your conversations with the study\'s model'),
+  )
+  return row
+}
+
 /** One participant's (or observer's) overview, kept up to date. */
 class Overview {
   private stage: Stage | undefined
+  private readonly interactRow: HTMLElement | undefined
 
   constructor (
     private readonly els: Elements,
@@ -60,6 +72,10 @@ class Overview {
     els.group.textContent = me.role === 'observer' ? `Observing group ${group.name}` : `Group: ${group.name}`
     els.contextDescription.textContent = study.deployment_context.description
     document.title = `${study.name} · CALMA Studio`
+    if (me.role === 'participant' && study.stage_order.includes('interact')) {
+      this.interactRow = interactLink()
+      els.whereNow.after(this.interactRow)
+    }
   }
 
   show (stage: Stage | undefined): void {
@@ -71,6 +87,7 @@ class Overview {
       return
     }
     this.els.whereNow.textContent = whereNowText(order, stage)
+    this.interactRow?.classList.toggle('current', stage === 'interact')
     renderStageList(this.els.stageList, order, {
       current: stage,
       onAdvance: (next, button) => { this.advance(next, button) },
