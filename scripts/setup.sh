@@ -24,6 +24,8 @@ fi
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_AVX512=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
 echo "==> installing Python packages${extras:+ (with test tools)} (a first install builds llama.cpp: ~7 min)"
 .venv/bin/python -m pip install --quiet --upgrade pip
+# torch first, pinned: resolved through sentence-transformers, pip would take a CUDA build of several GB.
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -e ".${extras}"
 
 echo "==> installing and building the browser client"

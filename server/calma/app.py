@@ -33,10 +33,14 @@ from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
 from calma.familiarize.progress import FamiliarizeStore
 from calma.familiarize.service import StageGate
+from calma.embeddings.model import Embedder
 from calma.hub.rooms import RoomManager
 from calma.interact.embedded import GEMMA_NOTICE, packaged_gemma_terms
 from calma.interact.models import build_pool
 from calma.interact.service import InteractService
+from calma.reflect.service import ReflectService
+from calma.reflect.structural import StructuralDetector
+from calma.store.reflect_sql import SQLReflectStore
 from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
 from calma.observability import metrics
 from calma.store import GroupCommit, Store, StoreError
@@ -70,6 +74,7 @@ class Services:
     store: Store
     rooms: RoomManager
     interact: InteractService
+    reflect: ReflectService
 
 
 async def start_interact(settings: Settings, store: Store, access: Access, tg: TaskGroup) -> InteractService:
@@ -167,6 +172,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     access = study_access(settings, the_store)
     the_authorizer: RoomAuthorizer = authorizer or access.rooms
     services: Services | None = None
+    embedder = Embedder()  # loads the model on first use (Reflect's hints; the canvas next)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -180,7 +186,13 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
             async with anyio.create_task_group() as tg:
                 room_log = await start_room_log(settings, the_store, tg)
                 interact = await start_interact(settings, the_store, access, tg)
-                services = Services(the_store, RoomManager(settings, room_log, tg), interact)
+                reflect = ReflectService(
+                    SQLReflectStore(the_store), interact.conversations, StructuralDetector(embedder),
+                    on_change=lambda study, participant, version: live.notify_participant(
+                        participant, {"type": "reflect.changed", "study": study, "version": version}
+                    ),
+                )
+                services = Services(the_store, RoomManager(settings, room_log, tg), interact, reflect)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield
                 tg.cancel_scope.cancel()
@@ -255,6 +267,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 access.studies, access.authenticator, settings, LiveStudyEvents(live.watchers),
                 interact=lambda: running().interact,
                 familiarize=access.familiarize,
+                reflect=lambda: running().reflect,
             )
         ),
     ]

@@ -448,6 +448,14 @@ export interface ChatEndFrame {
   readonly ttft_ms: number | null
 }
 
+/** `reflect.changed` (server → client): Your Reflect records changed (from this or another tab or device): read them again (GET /api/studies/{study}/reflect) if your version is older. */
+export interface ReflectChangedFrame {
+  readonly type: 'reflect.changed'
+  readonly study: Id
+  /** an integer from 0 to 1000000000 */
+  readonly version: number
+}
+
 /** Every frame a client may send. */
 export type ClientFrame =
   | PingFrame
@@ -474,10 +482,11 @@ export type ServerFrame =
   | ChatStartFrame
   | ChatDeltaFrame
   | ChatEndFrame
+  | ReflectChangedFrame
 
 export const CLIENT_FRAME_TYPES: ReadonlyArray<ClientFrame['type']> = ['ping', 'session.subscribe', 'session.unsubscribe', 'control.command', 'study.watch', 'study.unwatch', 'chat.send', 'chat.stop', 'chat.regenerate']
 
-export const SERVER_FRAME_TYPES: ReadonlyArray<ServerFrame['type']> = ['hello', 'pong', 'ack', 'error', 'control.state', 'progress.state', 'progress.update', 'chat.turn', 'chat.queue', 'chat.start', 'chat.delta', 'chat.end']
+export const SERVER_FRAME_TYPES: ReadonlyArray<ServerFrame['type']> = ['hello', 'pong', 'ack', 'error', 'control.state', 'progress.state', 'progress.update', 'chat.turn', 'chat.queue', 'chat.start', 'chat.delta', 'chat.end', 'reflect.changed']
 
 // -- who may do what, errors and close codes -------------------------------
 

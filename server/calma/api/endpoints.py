@@ -26,6 +26,7 @@ from calma.api.problems import token_rejected, unauthenticated, unavailable
 from calma.config import Settings
 from calma.familiarize.progress import FamiliarizeStore
 from calma.interact.service import InteractService
+from calma.reflect.service import ReflectService
 from calma.studies.model import Progress
 from calma.studies.store import StudyStore
 
@@ -61,6 +62,12 @@ class ApiContext:
     events: StudyEvents = field(default_factory=NoStudyEvents)
     interact: Callable[[], InteractService] | None = None  # None: this server offers no chat
     familiarize: FamiliarizeStore | None = None
+    reflect: Callable[[], ReflectService] | None = None
+
+    def reflect_service(self) -> ReflectService:
+        if self.reflect is None:
+            raise unavailable("this server keeps no Reflect records")
+        return self.reflect()
 
     def familiarize_store(self) -> FamiliarizeStore:
         if self.familiarize is None:
@@ -123,6 +130,7 @@ class Endpoint:
     auth: Auth = Auth.REQUIRED
     problems: tuple[int, ...] = ()  # beyond those the declaration implies
     response_headers: dict[str, str] = field(default_factory=dict)  # name → description
+    text_media_type: str | None = None  # a text response (e.g. "text/csv") instead of JSON
 
     @property
     def path_params(self) -> list[str]:

@@ -841,3 +841,160 @@ class FamiliarizeResults(ReplyModel):
     check_items: int
     pass_mark: float
     participants: list[FamiliarizeResult]
+
+
+# -- Reflect -------------------------------------------------------------------
+
+
+class ReflectOpIn(RequestModel):
+    op_id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                description="chosen by the client, unique; an op sent again is applied once")]
+    op: dict[str, Any] = Field(description="the operation: `kind` and its fields (see shared_schema/reflect.md)")
+
+
+class ReflectOpsIn(RequestModel):
+    ops: Annotated[list[ReflectOpIn], Field(min_length=1, max_length=100)]
+
+
+class ReflectOpOutcome(ReplyModel):
+    op_id: str
+    status: str = Field(description="applied, duplicate (applied before: nothing changed twice) or refused")
+    result: dict[str, Any]
+    error: str | None
+
+
+class ReflectOpsOut(ReplyModel):
+    outcomes: list[ReflectOpOutcome]
+    version: int
+
+
+class ReflectItem(ReplyModel):
+    kind: str
+    id: str
+    prompt: str
+    text: str
+    source: str
+    conversation_id: str | None
+    model: str | None
+    coded: bool
+
+
+class ReflectAnnotation(ReplyModel):
+    id: str
+    target_kind: str
+    target_id: str
+    start: int
+    end: int
+    quote: str
+    memo: str
+    code_ids: list[str]
+    created_at: float
+    updated_at: float
+
+
+class ReflectExcerpt(ReplyModel):
+    annotation_id: str
+    target_kind: str
+    target_id: str
+    quote: str
+
+
+class ReflectCode(ReplyModel):
+    id: str
+    label: str
+    uses: int
+    excerpts: list[ReflectExcerpt]
+    hint: str | None = Field(description="set when the code seems to describe structure rather than a value")
+    created_at: float
+    updated_at: float
+    merged: list[str]
+
+
+class ReflectCluster(ReplyModel):
+    id: str
+    name: str
+    definition: str
+    code_ids: list[str]
+    created_at: float
+    updated_at: float
+
+
+class ReflectProgress(ReplyModel):
+    responses_coded: int
+    responses: int
+    baseline_coded: int
+    baseline: int
+    codes: int
+    clusters: int
+
+
+class ReflectState(ReplyModel):
+    version: int
+    items: list[ReflectItem]
+    annotations: list[ReflectAnnotation]
+    codes: list[ReflectCode]
+    clusters: list[ReflectCluster]
+    progress: ReflectProgress
+    sharing: bool = Field(description="you agreed that others may code your conversations")
+
+
+class ReflectHistoryEntry(ReplyModel):
+    op_id: str
+    kind: str
+    payload: dict[str, Any]
+    result: dict[str, Any]
+    created_at: float
+
+
+class ReflectHistory(ReplyModel):
+    entries: list[ReflectHistoryEntry]
+
+
+class ReflectSharingIn(RequestModel):
+    agree: Annotated[bool, Field(strict=True)]
+
+
+class ReflectSettingsIn(RequestModel):
+    codes_released: Annotated[bool, Field(strict=True)] | None = Field(
+        default=None, description="show each group its codes (counts, frequencies)")
+    share_sample: Annotated[bool, Field(strict=True)] | None = Field(
+        default=None, description="participants also code a sample of others' shared conversations")
+
+
+class ReflectSettings(ReplyModel):
+    codes_released: bool
+    codes_released_at: datetime | None
+    share_sample: bool
+
+
+class ReflectParticipantProgress(ReplyModel):
+    participant_id: str
+    display_name: str
+    group_id: str
+    progress: ReflectProgress
+
+
+class ReflectStudyProgress(ReplyModel):
+    participants: list[ReflectParticipantProgress]
+
+
+class GroupCode(ReplyModel):
+    label: str
+    uses: int
+    participants: int
+    frequency: float
+
+
+class GroupCodes(ReplyModel):
+    group_id: str
+    released_at: datetime | None
+    codes: list[GroupCode]
+
+
+class ExportQuery(RequestModel):
+    format: Annotated[str, Field(pattern=r"^(json|csv)$")] = "json"
+    participant_id: Id | None = Field(default=None, description="facilitators: whose export")
+
+
+class GroupCodesQuery(RequestModel):
+    group_id: Id | None = Field(default=None, description="facilitators: which group")

@@ -67,6 +67,12 @@ class LiveChannel:
     def route(self) -> WebSocketRoute:
         return WebSocketRoute(self.limits.path, self.serve)
 
+    def notify_participant(self, participant: str, frame: dict[str, Any]) -> None:
+        """Send a frame to every connection of one participant on this node."""
+        for connection in list(self._connections):
+            if connection.principal.participant == participant:
+                connection.send(frame)
+
     async def close_everyone(self, closed: LiveClosed, timeout_s: float) -> None:
         """Close every /live connection with `closed`'s code and reason; wait (bounded) until all are gone."""
         for connection in list(self._connections):

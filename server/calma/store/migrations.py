@@ -383,6 +383,144 @@ MIGRATIONS: tuple[Migration, ...] = (
             );
         """,
     ),
+    Migration(
+        version=5,
+        description="Reflect: codes, annotations, clusters, their operation history; code release and sharing",
+        sqlite="""
+            CREATE TABLE reflect_heads (
+                participant_id TEXT PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+                study_id TEXT NOT NULL,
+                version INTEGER NOT NULL
+            );
+            CREATE TABLE reflect_codes (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                label TEXT NOT NULL,
+                merged_into TEXT,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                deleted_at REAL
+            );
+            CREATE INDEX reflect_codes_participant ON reflect_codes (participant_id);
+            CREATE INDEX reflect_codes_study ON reflect_codes (study_id);
+            CREATE TABLE reflect_annotations (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                target_kind TEXT NOT NULL CHECK (target_kind IN ('message', 'baseline')),
+                target_id TEXT NOT NULL,
+                span_start INTEGER NOT NULL,
+                span_end INTEGER NOT NULL,
+                quote TEXT NOT NULL,
+                memo TEXT NOT NULL,
+                code_ids TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                deleted_at REAL
+            );
+            CREATE INDEX reflect_annotations_participant ON reflect_annotations (participant_id);
+            CREATE TABLE reflect_clusters (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                definition TEXT NOT NULL,
+                code_ids TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                deleted_at REAL
+            );
+            CREATE INDEX reflect_clusters_participant ON reflect_clusters (participant_id);
+            CREATE TABLE reflect_ops (
+                op_id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                result TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                UNIQUE (participant_id, seq)
+            );
+            CREATE TABLE reflect_settings (
+                study_id TEXT PRIMARY KEY REFERENCES studies (id) ON DELETE CASCADE,
+                codes_released_at REAL,
+                share_sample INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE conversation_sharing (
+                participant_id TEXT PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+                agreed_at REAL NOT NULL
+            );
+        """,
+        postgres="""
+            CREATE TABLE reflect_heads (
+                participant_id TEXT PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+                study_id TEXT NOT NULL,
+                version INTEGER NOT NULL
+            );
+            CREATE TABLE reflect_codes (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                label TEXT NOT NULL,
+                merged_into TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                deleted_at DOUBLE PRECISION
+            );
+            CREATE INDEX reflect_codes_participant ON reflect_codes (participant_id);
+            CREATE INDEX reflect_codes_study ON reflect_codes (study_id);
+            CREATE TABLE reflect_annotations (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                target_kind TEXT NOT NULL CHECK (target_kind IN ('message', 'baseline')),
+                target_id TEXT NOT NULL,
+                span_start INTEGER NOT NULL,
+                span_end INTEGER NOT NULL,
+                quote TEXT NOT NULL,
+                memo TEXT NOT NULL,
+                code_ids JSONB NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                deleted_at DOUBLE PRECISION
+            );
+            CREATE INDEX reflect_annotations_participant ON reflect_annotations (participant_id);
+            CREATE TABLE reflect_clusters (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                definition TEXT NOT NULL,
+                code_ids JSONB NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                deleted_at DOUBLE PRECISION
+            );
+            CREATE INDEX reflect_clusters_participant ON reflect_clusters (participant_id);
+            CREATE TABLE reflect_ops (
+                op_id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                payload JSONB NOT NULL,
+                result JSONB NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                UNIQUE (participant_id, seq)
+            );
+            CREATE TABLE reflect_settings (
+                study_id TEXT PRIMARY KEY REFERENCES studies (id) ON DELETE CASCADE,
+                codes_released_at DOUBLE PRECISION,
+                share_sample INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE conversation_sharing (
+                participant_id TEXT PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+                agreed_at DOUBLE PRECISION NOT NULL
+            );
+        """,
+    ),
 )
 
 
