@@ -206,6 +206,8 @@ def test_bad_and_unauthorized_familiarize_requests_are_refused_clearly(study: St
     assert both.status_code == 422 and "exactly one" in both.json()["detail"]
     assert study.facilitator.put(study.path("/stage-overrides"), {"group_id": study.group, "stage": "lunch", "state": "open"}).status_code == 422
     assert study.facilitator.put(study.path("/stage-overrides"), {"group_id": "0123456789abcdef", "stage": "interact", "state": "open"}).status_code == 404
+    same_code = {"id": "a", "excerpt": "x", "options": [{"code": "kind", "is_value": True}, {"code": "Kind", "is_value": False}]}
+    assert study.facilitator.patch(study.path(), {"familiarize": {"check": [same_code]}}).status_code == 422
     for bad in ({"pass_mark": 2}, {"max_attempts": -1}, {"check": [{"id": "a", "excerpt": "x", "options": [{"code": "c", "is_value": True}]}]},
                 {"practice": [{"id": "same", "prompt": "", "response": ""}, {"id": "same", "prompt": "", "response": ""}]}):
         assert study.facilitator.patch(study.path(), {"familiarize": bad}).status_code == 422, bad

@@ -1,7 +1,8 @@
 /**
  * The facilitator console (/console/): sign in and out; the studies list; one study at a time
- * (`?study=<id>` in the URL) with its live progress, groups, invite links and context. One /live
- * connection per page carries the progress of the study on show.
+ * (`?study=<id>` in the URL) with its live progress, groups, invite links, stage access, Familiarize
+ * (results and editor) and context. One /live connection per page carries the progress of the
+ * study on show.
  */
 import '../style.css'
 import '../pages.css'
@@ -9,6 +10,7 @@ import { api, errorMessage, type Me } from '../api'
 import { byId, whileBusy } from '../dom'
 import { LiveConnection, liveUrl } from '../live'
 import { ContextPanel } from './context'
+import { FamiliarizeArea } from './familiarize'
 import { GroupsPanel } from './groups'
 import { InvitesPanel } from './invites'
 import { ProgressPanel } from './progress'
@@ -91,8 +93,14 @@ async function startDashboard (me: Me): Promise<void> {
   const live = new LiveConnection(liveUrl(window.location), {
     onStatus: (status) => { progress.setStatus(status) },
     onOpen: () => { progress.reopened() },
-    onFrame: (frame) => { progress.receive(frame) },
+    onFrame: (frame) => {
+      progress.receive(frame)
+      familiarize.progressFrame(frame)
+    },
   })
+  const familiarize = new FamiliarizeArea()
+  familiarize.mount(byId('study', HTMLElement).querySelector('.two-up') ?? byId('progress-section', HTMLElement),
+    document.querySelector('#study .jump'))
 
   const navigate = (study: string): void => {
     window.history.pushState(null, '', studyHref(study))
@@ -143,7 +151,7 @@ async function startDashboard (me: Me): Promise<void> {
     article: byId('study', HTMLElement),
     title: byId('study-title', HTMLElement),
     subtitle: byId('study-subtitle', HTMLElement),
-  }, { progress, groups, invites, context })
+  }, { progress, groups, invites, context, familiarize })
 
   const route = async (): Promise<void> => {
     const study = studyInUrl()

@@ -1,7 +1,8 @@
-/** One study in the console: loads it with its groups and invites and hands each part to its panel. */
+/** One study in the console: loads it with its groups and invites and hands each part to its panel (Familiarize loads its own results). */
 import { api, ApiError, errorMessage, type Group, type Study } from '../api'
 import { formatDateTime } from '../dom'
 import type { ContextPanel } from './context'
+import type { FamiliarizeArea } from './familiarize'
 import type { GroupsPanel } from './groups'
 import type { InvitesPanel } from './invites'
 import type { ProgressPanel } from './progress'
@@ -20,6 +21,7 @@ export interface StudyPanels {
   readonly groups: GroupsPanel
   readonly invites: InvitesPanel
   readonly context: ContextPanel
+  readonly familiarize: FamiliarizeArea
 }
 
 export class StudyPane {
@@ -50,6 +52,7 @@ export class StudyPane {
       this.panels.groups.show(id, groups)
       this.panels.invites.show(id, groups, invites)
       this.panels.progress.watch(id, study.stage_order, groups)
+      this.panels.familiarize.show(study, groups)
       this.els.article.hidden = false
     } catch (error) {
       if (load !== this.loads) return
@@ -74,5 +77,6 @@ export class StudyPane {
   groupsChanged (groups: Group[]): void {
     this.panels.invites.setGroups(groups)
     this.panels.progress.setGroups(groups)
+    this.panels.familiarize.groupsChanged(groups)
   }
 }

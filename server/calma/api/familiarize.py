@@ -196,6 +196,7 @@ async def results(call: Call) -> Response:
     progress = {p.participant_id: p for p in await store.familiarize_progress_of_study(study.id)}
     statuses = await StageGate(store).statuses_of_study(study, {p.id: p.group_id for p in participants})
     content = study.content.familiarize
+    pages = pages_of(study)
     rows = []
     for p in participants:
         mine = progress.get(p.id) or blank_progress(study, p.id)
@@ -203,8 +204,8 @@ async def results(call: Call) -> Response:
             schemas.FamiliarizeResult(
                 participant_id=p.id, display_name=p.display_name, group_id=p.group_id,
                 current=stages.get(p.id, study.first_stage),
-                orientation_done=mine.orientation_done_at is not None,
-                lesson_done=mine.lesson_done_at is not None,
+                orientation_done=mine.orientation_done_at is not None or not pages.orientation,
+                lesson_done=mine.lesson_done_at is not None or not pages.lesson,
                 practice_done=sum(1 for item in content.practice if item.id in mine.practice),
                 attempts=mine.attempts, best_score=mine.best_score, passed_at=_time(mine.check_passed_at),
                 stages=stage_list(statuses[p.id]),

@@ -127,10 +127,17 @@ class CheckOptionIn(RequestModel):
     is_value: bool
 
 
+def _distinct_codes(options: list[CheckOptionIn]) -> list[CheckOptionIn]:
+    codes = [option.code.casefold() for option in options]
+    if len(set(codes)) != len(codes):
+        raise ValueError("each option of a check item needs its own code")
+    return options
+
+
 class CheckItemIn(RequestModel):
     id: ItemId
     excerpt: LongText
-    options: Annotated[list[CheckOptionIn], Field(min_length=2, max_length=12)]
+    options: Annotated[list[CheckOptionIn], Field(min_length=2, max_length=12), AfterValidator(_distinct_codes)]
     explanation: Description = ""
 
 
