@@ -3,10 +3,10 @@ import { defineConfig, type Plugin } from 'vite'
 import { CLOSE_CODES } from './src/closeCodes'
 
 /**
- * The hub serves `dist/` at `/`, so assets use relative paths. Five pages: the board (`/`), the
+ * The hub serves `dist/` at `/`, so assets use relative paths. Six pages: the board (`/`), the
  * facilitator console (`/console/`), the invite page (`/join/?token=`), the participant's
- * overview (`/me/`) and their chat with the model (`/interact/`). `npm run dev` proxies the
- * websockets and the API to a hub at CALMA_HUB (default 127.0.0.1:8000).
+ * overview (`/me/`), Familiarize (`/familiarize/`) and their chat with the model (`/interact/`).
+ * `npm run dev` proxies the websockets and the API to a hub at CALMA_HUB (default 127.0.0.1:8000).
  */
 const hub = process.env['CALMA_HUB'] ?? 'http://127.0.0.1:8000'
 
@@ -34,6 +34,8 @@ export default defineConfig({
         join: resolve(import.meta.dirname, 'join/index.html'),
         me: resolve(import.meta.dirname, 'me/index.html'),
         interact: resolve(import.meta.dirname, 'interact/index.html'),
+        familiarize: resolve(import.meta.dirname, 'familiarize/index.html'),
+        reflect: resolve(import.meta.dirname, 'reflect/index.html'),
       },
     },
   },

@@ -3,7 +3,8 @@
 The facilitator (made with `calma admin create-facilitator`) signs in, creates a study from the
 pilot template, a group and an invite link, and copies the link; a participant opens it in
 another browser context, joins and sees their stage overview; the facilitator's progress view
-shows them, and then their move to the next stage, live: the console page is never reloaded.
+shows them, and then their move to the next stage (which the facilitator opened for the group), live:
+the console page is never reloaded.
 """
 
 from __future__ import annotations
@@ -92,6 +93,18 @@ async def create_invite(page: Page, group: str) -> Locator:
     return invite
 
 
+# The facilitator opens Interact for a group (by its name) through the REST API, from a page holding her session.
+OPEN_INTERACT_FOR_GROUP = """async ([study, name]) => {
+  const json = { 'content-type': 'application/json' }
+  const groups = (await (await fetch(`/api/studies/${study}/groups`)).json()).groups
+  const group = groups.find((g) => g.name === name)
+  const response = await fetch(`/api/studies/${study}/stage-overrides`, {
+    method: 'PUT', headers: json, body: JSON.stringify({ group_id: group.id, stage: 'interact', state: 'open' }),
+  })
+  return { status: response.status, body: await response.json() }
+}"""
+
+
 def progress_row(page: Page, name: str) -> Locator:
     return page.get_by_test_id("progress-row").filter(has=page.get_by_test_id("progress-name").get_by_text(name, exact=True))
 
@@ -130,6 +143,13 @@ async def test_a_participant_joins_and_moves_on_live_in_the_facilitators_view(
     await console.evaluate("window.calmaNotReloaded = true")  # gone if the page ever reloads
     await screenshot(console, "console-before")
 
+    # Interact opens once a participant has finished Familiarize; here the facilitator opens it for the
+    # group straight away, through the API from the console page (which holds her session).
+    study_id = re.search(r"study=([0-9a-f]{16})", console.url)
+    assert study_id, console.url
+    opened = await console.evaluate(OPEN_INTERACT_FOR_GROUP, [study_id.group(1), "Teachers"])
+    assert opened["status"] == 200, opened
+
     # The participant opens the link in their own browser context.
     _, participant, participant_errors = await new_page(browser)
     await participant.goto(link)
@@ -145,7 +165,13 @@ async def test_a_participant_joins_and_moves_on_live_in_the_facilitators_view(
     await expect(participant.get_by_test_id("stage-item")).to_have_count(4)
     await expect(stage_item(participant, "familiarize")).to_have_attribute("data-status", "current")
     await expect(stage_item(participant, "interact")).to_have_attribute("data-status", "open")
-    await expect(stage_item(participant, "reflect")).to_have_attribute("data-status", "locked")
+    await expect(stage_item(participant, "interact").get_by_test_id("stage-reason")).to_have_text(
+        "Opened for your group by your facilitator."
+    )
+    await expect(stage_item(participant, "reflect")).to_have_attribute("data-status", "closed")
+    await expect(stage_item(participant, "reflect").get_by_test_id("stage-reason")).to_have_text(
+        "Opens once you have finished Interact."
+    )
     await expect(participant.get_by_test_id("where-now")).to_have_text("You are in stage 1 of 4: Familiarize.")
 
     # Live in the console: Ravi appears, in his group, at Familiarize.
@@ -158,7 +184,9 @@ async def test_a_participant_joins_and_moves_on_live_in_the_facilitators_view(
     # Ravi moves on to Interact; the console follows.
     await participant.get_by_test_id("advance-button").click()
     await expect(stage_item(participant, "interact")).to_have_attribute("data-status", "current", timeout=TIMEOUT_MS)
-    await expect(stage_item(participant, "familiarize")).to_have_attribute("data-status", "done")
+    # Familiarize is not done (the facilitator let him skip it), and stays open to come back to.
+    await expect(stage_item(participant, "familiarize")).to_have_attribute("data-status", "open")
+    await expect(participant.get_by_test_id("advance-button")).to_have_count(0)
     await expect(ravi.get_by_test_id("progress-stage")).to_have_text("Interact", timeout=TIMEOUT_MS)
     await expect(ravi).to_have_attribute("data-stage", "interact")
     await screenshot(participant, "me")

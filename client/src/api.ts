@@ -100,6 +100,23 @@ export interface StudyPatch {
   readonly deployment_context?: { readonly name?: string, readonly description?: string, readonly system_prompt?: string }
 }
 
+/** Whether a stage is open for a participant (stage gating, server/calma/familiarize/gating.py), and why. */
+export interface StageState {
+  readonly stage: Stage
+  readonly state: 'open' | 'closed'
+  /** The server's reason, e.g. "previous stage completed"; see stageReasonText in stages.ts. */
+  readonly reason: string
+  /** When the participant completed the stage, if they did. */
+  readonly completed_at: string | null
+}
+
+/** A participant's stage (`current`) and which stages are open for them. */
+export interface ParticipantStages {
+  readonly participant_id: string
+  readonly current: Stage
+  readonly stages: readonly StageState[]
+}
+
 /** A failed API call: the server's problem when it sent one. */
 export class ApiError extends Error {
   readonly status: number
@@ -140,7 +157,11 @@ function problemMessage (problem: Problem): string {
   return sentence.charAt(0).toUpperCase() + sentence.slice(1)
 }
 
-async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
+/**
+ * One call to the API at `/api${path}` with the session cookie: the JSON answer, or an ApiError
+ * (the problem's `detail` in words; status 0 when the server could not be reached).
+ */
+export async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' }
   const init: RequestInit = { method, headers, credentials: 'same-origin', cache: 'no-store' }
   if (body !== undefined) {
@@ -197,6 +218,12 @@ export const api = {
     await call('GET', `/studies/${enc(study)}/participants/${enc(participant)}/progress`),
   moveTo: async (study: string, participant: string, stage: Stage): Promise<Progress> =>
     await call('PUT', `/studies/${enc(study)}/participants/${enc(participant)}/progress`, { stage }),
+
+  stages: async (study: string, participant: string): Promise<ParticipantStages> =>
+    await call('GET', `/studies/${enc(study)}/participants/${enc(participant)}/stages`),
+  /** The participant says they are done with a stage completed by saying so (Interact), which opens the next. */
+  completeStage: async (study: string, participant: string, stage: Stage): Promise<ParticipantStages> =>
+    await call('POST', `/studies/${enc(study)}/participants/${enc(participant)}/stages/${enc(stage)}/complete`),
 
   previewInvite: async (token: string): Promise<InvitePreview> => await call('GET', `/join?token=${enc(token)}`),
   join: async (token: string, displayName: string): Promise<Me> =>

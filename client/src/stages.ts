@@ -1,8 +1,10 @@
 /**
  * The four stages of a CALMA study (shared_schema/control.json `Stage`), in words, and where a
- * participant stands in each: done, current, open (the next one: a participant may move one
- * stage ahead) or locked.
+ * participant stands in each: done, current, open or closed, as the server's stage gating says
+ * (GET /api/studies/{sid}/participants/{pid}/stages: stages open in order as each is completed,
+ * or when the facilitator opens them), with its reason in words.
  */
+import type { ParticipantStages, StageState } from './api'
 import type { Stage } from './generated/control'
 
 export const STAGES: ReadonlyArray<Stage> = ['familiarize', 'interact', 'reflect', 'discuss']
@@ -32,29 +34,78 @@ export const STAGE_INFO: { readonly [S in Stage]: StageInfo } = {
   },
 }
 
-export type StageStatus = 'done' | 'current' | 'open' | 'locked'
+/** Where a participant stands in a stage: done (completed), current (where they are), open or closed. */
+export type StageStatus = 'done' | 'current' | 'open' | 'closed'
 
 export function stageTitle (stage: Stage): string {
   return STAGE_INFO[stage].title
 }
 
-/** Each stage of `order` with its status for someone at `current`. */
-export function stageStatuses (order: readonly Stage[], current: Stage): Array<{ stage: Stage, status: StageStatus }> {
-  const at = order.indexOf(current)
-  return order.map((stage, i) => {
-    let status: StageStatus = 'locked'
-    if (at < 0) status = 'locked'
-    else if (i < at) status = 'done'
-    else if (i === at) status = 'current'
-    else if (i === at + 1) status = 'open'
-    return { stage, status }
+/** One stage as the participant's overview shows it, from the server's stage gating. */
+export interface StageView {
+  readonly stage: Stage
+  readonly status: StageStatus
+  /** Whether the server lets the participant move there (or do it) now. */
+  readonly open: boolean
+  /** Why it is open or closed, in words. */
+  readonly reason: string
+  readonly completedAt: string | null
+}
+
+/** The server's reasons (server/calma/familiarize/gating.py `Reason`). */
+const REASON = {
+  first: 'first stage',
+  previousDone: 'previous stage completed',
+  previousNotDone: 'previous stage not completed yet',
+  group: 'opened or closed for the group by the facilitator',
+  person: 'opened or closed for you by the facilitator',
+} as const
+
+/** Why a stage is open or closed, in words for the participant; `previous` is the stage before it. */
+export function stageReasonText (status: StageState, previous: Stage | undefined): string {
+  const open = status.state === 'open'
+  const before = previous === undefined ? 'the stage before' : STAGE_INFO[previous].title
+  switch (status.reason) {
+    case REASON.first: return 'Open from the start.'
+    case REASON.previousDone: return `Open: you finished ${before}.`
+    case REASON.previousNotDone: return `Opens once you have finished ${before}.`
+    case REASON.group: return open ? 'Opened for your group by your facilitator.' : 'Closed for your group by your facilitator.'
+    case REASON.person: return open ? 'Opened for you by your facilitator.' : 'Closed for you by your facilitator.'
+    default: { // a reason this page does not know yet: the server's words
+      const text = status.reason.replace(/[.!?]$/, '')
+      return text === '' ? `${open ? 'Open' : 'Closed'}.` : `${open ? 'Open' : 'Closed'}: ${text}.`
+    }
+  }
+}
+
+/** Each of the participant's stages with where they stand in it, as the server says. */
+export function stageViews (stages: ParticipantStages): StageView[] {
+  return stages.stages.map((status, i) => {
+    const open = status.state === 'open'
+    let where: StageStatus
+    if (status.stage === stages.current) where = 'current'
+    else if (status.completed_at !== null) where = 'done'
+    else where = open ? 'open' : 'closed'
+    return {
+      stage: status.stage,
+      status: where,
+      open,
+      reason: stageReasonText(status, stages.stages[i - 1]?.stage),
+      completedAt: status.completed_at,
+    }
   })
 }
 
-/** The stage after `current` in `order`, if any. */
-export function nextStage (order: readonly Stage[], current: Stage): Stage | undefined {
-  const at = order.indexOf(current)
-  return at >= 0 ? order[at + 1] : undefined
+/** The stage after `stage` in the participant's order, if any. */
+export function stageAfter (stages: readonly StageState[], stage: Stage): StageState | undefined {
+  const at = stages.findIndex((s) => s.stage === stage)
+  return at >= 0 ? stages[at + 1] : undefined
+}
+
+/** The page where a participant does a stage, for the stages that have one yet. */
+export const STAGE_PAGE: { readonly [S in Stage]?: string } = {
+  familiarize: '/familiarize/',
+  interact: '/interact/',
 }
 
 export function isStage (value: unknown): value is Stage {

@@ -4,7 +4,7 @@
  * it does not lock the controls, since the facilitator may open it at any moment and the server
  * refuses (with its reason, shown where it was refused) whatever is not allowed yet.
  */
-import { interactApi, type StageState } from './rest'
+import { interactApi, type ParticipantStages, type StageState } from './rest'
 
 /** Words for why Interact is closed, from the server's reason. */
 export function closedText (status: StageState): string {
@@ -18,6 +18,8 @@ export class StageGateNotice {
     private readonly text: HTMLElement,
     private readonly study: string,
     private readonly participant: string,
+    /** Told the participant's stages each time they are read. */
+    private readonly onStages?: (stages: ParticipantStages) => void,
   ) {}
 
   /** The server just let the participant chat: Interact is open. */
@@ -27,12 +29,14 @@ export class StageGateNotice {
 
   /** Read the participant's stages again and show or hide the notice. */
   async check (): Promise<void> {
-    let interact: StageState | undefined
+    let stages: ParticipantStages
     try {
-      interact = (await interactApi.stages(this.study, this.participant)).stages.find((s) => s.stage === 'interact')
+      stages = await interactApi.stages(this.study, this.participant)
     } catch {
       return // not knowing changes nothing: the server still refuses what is not open
     }
+    this.onStages?.(stages)
+    const interact: StageState | undefined = stages.stages.find((s) => s.stage === 'interact')
     const open = interact === undefined || interact.state === 'open'
     this.notice.hidden = open
     this.text.textContent = interact === undefined || open ? '' : closedText(interact)

@@ -3,7 +3,8 @@
  * context says what the model is meant to be, the stand-in notice (when the server offers only
  * the packaged demo model) says plainly what it really is; the participant's conversations are
  * listed, and the open one streams its replies token by token over /live (chat.* frames).
- * `?c=<conversation id>` in the URL keeps the open conversation across reloads.
+ * `?c=<conversation id>` in the URL keeps the open conversation across reloads. "I'm done
+ * chatting" tells the server the participant has finished Interact, which opens Reflect.
  */
 import '../style.css'
 import '../pages.css'
@@ -13,6 +14,7 @@ import { LiveConnection, liveUrl, type LiveStatus } from '../live'
 import { ChatPane } from './chat'
 import { Composer } from './composer'
 import { ConversationList } from './conversations'
+import { DoneChatting } from './done'
 import { StageGateNotice } from './gate'
 import { ReplyTracker } from './replies'
 import { interactApi, type Conversation, type StudyModels } from './rest'
@@ -178,8 +180,12 @@ async function main (): Promise<void> {
       return
     }
     const studyId = me.study_id
+    const participant = me.participant_id ?? ''
+    const done = new DoneChatting(studyId, participant)
+    byId('conversations-title', HTMLElement).closest('section')?.after(done.el)
     const gate = new StageGateNotice(
-      byId('interact-closed', HTMLElement), byId('interact-closed-text', HTMLElement), studyId, me.participant_id ?? '')
+      byId('interact-closed', HTMLElement), byId('interact-closed-text', HTMLElement), studyId, participant,
+      (stages) => { done.show(stages) })
     const [study, models, conversations] = await Promise.all([
       api.study(studyId),
       interactApi.models(studyId),

@@ -1,14 +1,15 @@
 /**
  * The participant's overview, /me/: their study, their group, and the stage overview (where they
- * are, which stages are done, open or locked). The session cookie keeps them signed in across
- * reloads. Their stage is read again whenever the page becomes visible, so a move made by the
- * facilitator shows up when they come back to the tab. Participants find the way to Interact
- * (/interact/, their chat with the study's model) here.
+ * are, and which stages are done, open or closed and why, as the server's stage gating says). The
+ * session cookie keeps them signed in across reloads. Their stages are read again whenever the
+ * page becomes visible, so a move made or a stage opened by the facilitator shows up when they come
+ * back to the tab. Participants find the way to Familiarize (/familiarize/) and Interact
+ * (/interact/, their chat with the study's model) here, once those are open for them.
  */
 import '../style.css'
 import '../pages.css'
-import { api, errorMessage, type Group, type Me, type Study } from '../api'
-import { byId, element } from '../dom'
+import { api, errorMessage, type Group, type Me, type ParticipantStages, type Study } from '../api'
+import { byId } from '../dom'
 import type { Stage } from '../generated/control'
 import { STAGE_INFO } from '../stages'
 import { fillAboutCalma } from './about'
@@ -46,20 +47,10 @@ function findElements (): Elements {
   }
 }
 
-/** The way to Interact, where participants chat with the study's model (a button while they are in Interact). */
-function interactLink (): HTMLElement {
-  const row = element('p', { class: 'interact-link-row' })
-  row.append(
-    element('a', { href: '/interact/', 'data-testid': 'interact-link' }, 'Chat with the model'),
-    element('span', { class: 'hint' }, 'Interact: your conversations with the study\'s model'),
-  )
-  return row
-}
-
 /** One participant's (or observer's) overview, kept up to date. */
 class Overview {
-  private stage: Stage | undefined
-  private readonly interactRow: HTMLElement | undefined
+  private stages: ParticipantStages | undefined
+  private shown = ''
 
   constructor (
     private readonly els: Elements,
@@ -72,33 +63,31 @@ class Overview {
     els.group.textContent = me.role === 'observer' ? `Observing group ${group.name}` : `Group: ${group.name}`
     els.contextDescription.textContent = study.deployment_context.description
     document.title = `${study.name} · CALMA Studio`
-    if (me.role === 'participant' && study.stage_order.includes('interact')) {
-      this.interactRow = interactLink()
-      els.whereNow.after(this.interactRow)
-    }
   }
 
-  show (stage: Stage | undefined): void {
-    this.stage = stage
-    const order = this.study.stage_order
-    if (stage === undefined) {
+  /** Show the participant's stages as the server gave them (undefined: an observer). */
+  show (stages: ParticipantStages | undefined): void {
+    this.stages = stages
+    this.shown = JSON.stringify(stages ?? null)
+    const order = stages === undefined ? this.study.stage_order : stages.stages.map((s) => s.stage)
+    if (stages === undefined) {
       this.els.whereNow.textContent = 'As an observer you can follow your group\'s live Discuss session; you do not go through the stages yourself.'
-      renderStageList(this.els.stageList, order, { current: undefined })
+      renderStageList(this.els.stageList, order, { stages: undefined })
       return
     }
-    this.els.whereNow.textContent = whereNowText(order, stage)
-    this.interactRow?.classList.toggle('current', stage === 'interact')
+    this.els.whereNow.textContent = whereNowText(order, stages.current)
     renderStageList(this.els.stageList, order, {
-      current: stage,
+      stages,
       onAdvance: (next, button) => { this.advance(next, button) },
     })
   }
 
+  /** Read the participant's stages again; redraw only if something changed. */
   async refresh (): Promise<void> {
     const participant = this.me.participant_id
     if (participant === null) return
-    const progress = await api.progress(this.study.id, participant)
-    if (progress.stage !== this.stage) this.show(progress.stage)
+    const stages = await api.stages(this.study.id, participant)
+    if (JSON.stringify(stages) !== this.shown) this.show(stages)
   }
 
   private advance (next: Stage, button: HTMLButtonElement): void {
@@ -108,10 +97,11 @@ class Overview {
     button.disabled = true
     button.textContent = `Moving on to ${STAGE_INFO[next].title}…`
     api.moveTo(this.study.id, participant, next)
-      .then((progress) => { this.show(progress.stage) })
+      .then(async () => { this.show(await api.stages(this.study.id, participant)) })
       .catch((error: unknown) => {
         this.els.advanceError.textContent = errorMessage(error)
-        this.show(this.stage)
+        this.show(this.stages)
+        this.refresh().catch(() => { /* the error above says enough */ })
       })
   }
 }
@@ -138,13 +128,13 @@ async function main (): Promise<void> {
     }
     const studyId = me.study_id
     const participant = me.participant_id
-    const [study, group, progress] = await Promise.all([
+    const [study, group, stages] = await Promise.all([
       api.study(studyId),
       api.group(studyId, me.group_id),
-      participant === null ? Promise.resolve(undefined) : api.progress(studyId, participant),
+      participant === null ? Promise.resolve(undefined) : api.stages(studyId, participant),
     ])
     const overview = new Overview(els, me, study, group)
-    overview.show(progress?.stage)
+    overview.show(stages)
     els.loading.hidden = true
     els.overview.hidden = false
     document.addEventListener('visibilitychange', () => {
