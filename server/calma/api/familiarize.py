@@ -18,7 +18,7 @@ from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import managed_study, visible_group, visible_participant, visible_study
 from calma.api.problems import Problem, conflict, forbidden, not_found
 from calma.familiarize.check import CheckAnswerError
-from calma.familiarize.gating import StageStatus
+from calma.familiarize.gating import Reason, StageStatus
 from calma.familiarize.progress import FamiliarizeProgress, OverrideScope
 from calma.familiarize.service import (
     Familiarize,
@@ -38,9 +38,13 @@ def _time(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=UTC)
 
 
+SET_BY = {Reason.GROUP: "group", Reason.PERSON: "person"}
+
+
 def stage_list(statuses: list[StageStatus]) -> list[schemas.StageStatusOut]:
     return [
-        schemas.StageStatusOut(stage=s.stage, state=s.state.value, reason=s.reason.value, completed_at=_time(s.completed_at))
+        schemas.StageStatusOut(stage=s.stage, state=s.state.value, reason=s.reason.value,  # type: ignore[arg-type]
+                               set_by=SET_BY.get(s.reason, "rule"), completed_at=_time(s.completed_at))  # type: ignore[arg-type]
         for s in statuses
     ]
 

@@ -88,7 +88,7 @@ ENDPOINTS = [
     ),
     Endpoint(
         "PUT", "/studies/{study_id}/participants/{participant_id}/progress", move_participant,
-        "moveParticipant", "Move a participant to a stage (themselves: at most one ahead; the facilitator: any)", TAG,
+        "moveParticipant", "Move a participant to a stage (themselves: to a stage open for them; the facilitator: any)", TAG,
         response=schemas.Progress, request=schemas.ProgressUpdate, problems=(403, 409),
     ),
 ]  # fmt: skip

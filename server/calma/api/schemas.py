@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -739,8 +739,10 @@ class StageOverrideIn(RequestModel):
 
 class StageStatusOut(ReplyModel):
     stage: Stage
-    state: str
-    reason: str
+    state: Literal["open", "closed"]
+    reason: str = Field(description="why: first stage, previous stage completed (or not), or the facilitator's "
+                        "override for the group or the person")
+    set_by: Literal["rule", "group", "person"] = Field(description="what decided the state")
     completed_at: datetime | None
 
 
