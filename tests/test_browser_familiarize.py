@@ -23,10 +23,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.helpers.admin import create_facilitator
-from tests.helpers.api_client import Person
 from tests.helpers.browser import chromium, collect_errors
-from tests.helpers.interact import FACILITATOR
+from tests.helpers.familiarize import RIGHT_ANSWERS, PilotStudy
+from tests.helpers.familiarize import STRUCTURE_INSTEAD as ALL_STRUCTURAL
 from tests.helpers.server import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -35,17 +34,8 @@ TIMEOUT_MS = 10_000
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 SHOTS = os.environ.get("CALMA_SCREENSHOTS")  # a folder: save screenshots of the page there (for looking at them)
 
-# The pilot template's check (server/calma/studies/templates/training_cooking.json), as in tests/test_familiarize.py.
-RIGHT_ANSWERS = {
-    "soup-salt": ["cautious", "builds the cook's own judgement"],
-    "kids-cooking": ["safety-conscious", "values children's participation"],
-    "fancy-dinner": ["assumes wealth", "assumes a Western cuisine", "values impressing others"],
-    "meal-prep": ["efficiency", "encouraging to beginners"],
-}
-STRUCTURE_INSTEAD = {
-    "soup-salt": ["summary at the end", "two sentences"],
-    "kids-cooking": ["list", "introduction"],
-}
+# A first attempt with structural labels on two items only: those two are the ones to revisit.
+STRUCTURE_INSTEAD = {item: ALL_STRUCTURAL[item] for item in ("soup-salt", "kids-cooking")}
 PRACTICE = {  # the participant's own codes, and the facilitator's example codes they see afterwards
     "spice-level": (["polite", "gives people choice"], ["considerate of others' preferences", "inclusive", "gives people choice"]),
     "burnt-pan": (["reassuring"], ["reassuring", "frugal (repair over replace)", "treats mistakes as learning"]),
@@ -57,29 +47,6 @@ MORE_ORIENTATION = (
 )
 
 
-class Study:
-    """A facilitator's pilot study with one group, set up over REST."""
-
-    def __init__(self, server: ServerProcess) -> None:
-        create_facilitator(server.data_dir, *FACILITATOR)
-        self.server = server
-        self.facilitator = Person(server, "facilitator").sign_in(FACILITATOR[0], FACILITATOR[2])
-        self.id = self.facilitator.ok("POST", "/api/studies", {"template": "pilot"}, status=201)["id"]
-        self.group = self.facilitator.ok("POST", self.path("/groups"), {"name": "Teachers"}, status=201)["id"]
-
-    def path(self, suffix: str = "") -> str:
-        return f"/api/studies/{self.id}{suffix}"
-
-    def invite(self) -> str:
-        invite = self.facilitator.ok("POST", self.path("/invites"), {"group_id": self.group, "role": "participant"}, status=201)
-        token: str = invite["token"]
-        return token
-
-    def patch(self, body: dict[str, Any]) -> dict[str, Any]:
-        study: dict[str, Any] = self.facilitator.ok("PATCH", self.path(), body)
-        return study
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     async with chromium("familiarize/index.html", "join/index.html", "me/index.html", "interact/index.html") as browser:
@@ -87,11 +54,11 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-def study(tmp_path: Path) -> Iterator[Study]:
+def study(tmp_path: Path) -> Iterator[PilotStudy]:
     server = ServerProcess(tmp_path / "node")
     server.start()
     try:
-        yield Study(server)
+        yield PilotStudy(server, "Teachers")
     finally:
         server.stop()
 
@@ -102,7 +69,7 @@ async def screenshot(page: Page, name: str) -> None:
         await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
-async def join(browser: Browser, study: Study, name: str, **options: Any) -> tuple[Page, list[str]]:
+async def join(browser: Browser, study: PilotStudy, name: str, **options: Any) -> tuple[Page, list[str]]:
     """A participant opens a fresh invite link in their own browser and joins; they land on /me/."""
     context = await browser.new_context(**options)
     page = await context.new_page()
@@ -158,7 +125,7 @@ async def no_sideways_scroll(page: Page) -> None:
 
 
 async def test_a_participant_learns_to_code_passes_the_check_and_goes_on_to_interact(
-    browser: Browser, study: Study
+    browser: Browser, study: PilotStudy
 ) -> None:
     pilot = study.facilitator.ok("GET", study.path())
     study.patch({"orientation": pilot["orientation"] + MORE_ORIENTATION})  # three pages to page through
@@ -336,7 +303,7 @@ async def test_a_participant_learns_to_code_passes_the_check_and_goes_on_to_inte
 
 
 async def test_the_facilitators_markup_never_runs_and_a_closed_familiarize_says_so(
-    browser: Browser, study: Study
+    browser: Browser, study: PilotStudy
 ) -> None:
     pilot = study.facilitator.ok("GET", study.path())
     practice = pilot["familiarize"]["practice"]
@@ -381,7 +348,7 @@ async def test_the_facilitators_markup_never_runs_and_a_closed_familiarize_says_
     assert errors == []
 
 
-async def test_on_a_phone_the_check_fits_the_screen(browser: Browser, study: Study) -> None:
+async def test_on_a_phone_the_check_fits_the_screen(browser: Browser, study: PilotStudy) -> None:
     page, errors = await join(browser, study, "Mei Ling", **PHONE)
     assert page.viewport_size == {"width": 390, "height": 844}
     # Everything before the check, done through the API with her session: the page resumes at the check.

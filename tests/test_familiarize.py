@@ -13,58 +13,20 @@ from typing import Any
 import pytest
 
 from tests.helpers.api_client import Person
-from tests.helpers.interact import FACILITATOR
-from tests.helpers.admin import create_facilitator
+from tests.helpers.familiarize import RIGHT_ANSWERS, STRUCTURE_INSTEAD, PilotStudy
 from tests.helpers.server import ServerProcess
 
-RIGHT_ANSWERS = {
-    "soup-salt": ["cautious", "builds the cook's own judgement"],
-    "kids-cooking": ["safety-conscious", "values children's participation"],
-    "fancy-dinner": ["assumes wealth", "assumes a Western cuisine", "values impressing others"],
-    "meal-prep": ["efficiency", "encouraging to beginners"],
-}
-STRUCTURE_INSTEAD = {  # what the pilot saw without training: structural labels
-    "soup-salt": ["summary at the end", "two sentences"],
-    "kids-cooking": ["list", "introduction"],
-    "fancy-dinner": ["conclusion"],
-    "meal-prep": ["paragraph", "summary"],
-}
-
-
-class Study:
-    def __init__(self, server: ServerProcess) -> None:
-        create_facilitator(server.data_dir, *FACILITATOR)
-        self.server = server
-        self.facilitator = Person(server, "facilitator").sign_in(FACILITATOR[0], FACILITATOR[2])
-        self.id = self.facilitator.ok("POST", "/api/studies", {"template": "pilot"}, status=201)["id"]
-        self.group = self.facilitator.ok("POST", self.path("/groups"), {"name": "Online"}, status=201)["id"]
-
-    def path(self, suffix: str = "") -> str:
-        return f"/api/studies/{self.id}{suffix}"
-
-    def join(self, name: str, role: str = "participant") -> Person:
-        invite = self.facilitator.ok("POST", self.path("/invites"), {"group_id": self.group, "role": role}, status=201)
-        return Person(self.server, name).join(invite["token"], name)
-
-    def stages(self, person: Person) -> dict[str, str]:
-        pid = person.me["participant_id"]
-        return {s["stage"]: s["state"] for s in person.ok("GET", self.path(f"/participants/{pid}/stages"))["stages"]}
-
-    def override(self, **body: Any) -> None:
-        self.facilitator.ok("PUT", self.path("/stage-overrides"), body)
-
-
 @pytest.fixture
-def study(tmp_path: Path) -> Iterator[Study]:
+def study(tmp_path: Path) -> Iterator[PilotStudy]:
     server = ServerProcess(tmp_path / "node")
     server.start()
     try:
-        yield Study(server)
+        yield PilotStudy(server)
     finally:
         server.stop()
 
 
-def test_a_participant_learns_to_code_values_passes_the_check_and_interact_opens(study: Study) -> None:
+def test_a_participant_learns_to_code_values_passes_the_check_and_interact_opens(study: PilotStudy) -> None:
     ravi = study.join("Ravi")
     assert study.stages(ravi) == {"familiarize": "open", "interact": "closed", "reflect": "closed", "discuss": "closed"}
     assert ravi.post(study.path("/conversations"), {}).status_code == 409, "no chatting before Familiarize"
@@ -115,7 +77,7 @@ def test_a_participant_learns_to_code_values_passes_the_check_and_interact_opens
     assert {s["stage"]: s["state"] for s in row["stages"]}["interact"] == "open"
 
 
-def test_retries_are_limited_when_the_facilitator_says_so(study: Study) -> None:
+def test_retries_are_limited_when_the_facilitator_says_so(study: PilotStudy) -> None:
     study.facilitator.ok("PATCH", study.path(), {"familiarize": {"max_attempts": 2, "pass_mark": 0.9}})
     mei = study.join("Mei")
     for attempt in (1, 2):
@@ -127,7 +89,7 @@ def test_retries_are_limited_when_the_facilitator_says_so(study: Study) -> None:
     assert study.stages(mei)["interact"] == "open", "the facilitator can let her through anyway"
 
 
-def test_facilitator_edits_during_a_study_never_lose_a_participants_progress(study: Study) -> None:
+def test_facilitator_edits_during_a_study_never_lose_a_participants_progress(study: PilotStudy) -> None:
     ravi = study.join("Ravi")
     ravi.ok("PUT", study.path("/familiarize/practice/burnt-pan"), {"codes": ["reassuring"]})
     ravi.ok("PUT", study.path("/familiarize/lesson"))
@@ -153,7 +115,7 @@ def test_facilitator_edits_during_a_study_never_lose_a_participants_progress(stu
     assert burnt["my_codes"] == ["reassuring"]
 
 
-def test_the_facilitator_opens_and_closes_stages_for_a_group_or_a_person(study: Study) -> None:
+def test_the_facilitator_opens_and_closes_stages_for_a_group_or_a_person(study: PilotStudy) -> None:
     ravi, mei = study.join("Ravi"), study.join("Mei")
     study.override(group_id=study.group, stage="interact", state="open")
     assert study.stages(ravi)["interact"] == study.stages(mei)["interact"] == "open"
@@ -169,7 +131,7 @@ def test_the_facilitator_opens_and_closes_stages_for_a_group_or_a_person(study: 
     assert [(o["scope"], o["stage"], o["state"]) for o in listed] == [("participant", "familiarize", "closed")]
 
 
-def test_a_participant_says_when_they_are_done_chatting_and_reflect_opens(study: Study) -> None:
+def test_a_participant_says_when_they_are_done_chatting_and_reflect_opens(study: PilotStudy) -> None:
     ravi = study.join("Ravi")
     pid = ravi.me["participant_id"]
     assert ravi.post(study.path(f"/participants/{pid}/stages/interact/complete")).status_code == 409, "not open yet"
@@ -180,7 +142,7 @@ def test_a_participant_says_when_they_are_done_chatting_and_reflect_opens(study:
     assert ravi.post(study.path(f"/participants/{pid}/stages/lunch/complete")).status_code == 404
 
 
-def test_bad_and_unauthorized_familiarize_requests_are_refused_clearly(study: Study) -> None:
+def test_bad_and_unauthorized_familiarize_requests_are_refused_clearly(study: PilotStudy) -> None:
     ravi, mei = study.join("Ravi"), study.join("Mei")
     observer = study.join("Obi", role="observer")
     for body in ({"pages_seen": 0}, {"pages_seen": "1"}, {"pages_seen": 1, "extra": True}, {}):
