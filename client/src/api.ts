@@ -100,12 +100,17 @@ export interface StudyPatch {
   readonly deployment_context?: { readonly name?: string, readonly description?: string, readonly system_prompt?: string }
 }
 
+/** What decided whether a stage is open: the rule (in order), or the facilitator's override for the group or the person. */
+export type StageSetBy = 'rule' | 'group' | 'person'
+
 /** Whether a stage is open for a participant (stage gating, server/calma/familiarize/gating.py), and why. */
 export interface StageState {
   readonly stage: Stage
   readonly state: 'open' | 'closed'
   /** The server's reason, e.g. "previous stage completed"; see stageReasonText in stages.ts. */
   readonly reason: string
+  /** What decided `state`; the words for it come from this, not from `reason`. */
+  readonly set_by: StageSetBy
   /** When the participant completed the stage, if they did. */
   readonly completed_at: string | null
 }

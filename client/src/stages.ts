@@ -52,26 +52,22 @@ export interface StageView {
   readonly completedAt: string | null
 }
 
-/** The server's reasons (server/calma/familiarize/gating.py `Reason`). */
-const REASON = {
-  first: 'first stage',
-  previousDone: 'previous stage completed',
-  previousNotDone: 'previous stage not completed yet',
-  group: 'opened or closed for the group by the facilitator',
-  person: 'opened or closed for you by the facilitator',
-} as const
-
-/** Why a stage is open or closed, in words for the participant; `previous` is the stage before it. */
+/**
+ * Why a stage is open or closed, in words for the participant, from what decided it (`set_by`):
+ * the facilitator's override for the group or the person, or else the rule (gating.py), by which
+ * the first stage is open from the start and each next one opens once the one before it is
+ * completed. `previous` is the stage before it (undefined for the first).
+ */
 export function stageReasonText (status: StageState, previous: Stage | undefined): string {
   const open = status.state === 'open'
   const before = previous === undefined ? 'the stage before' : STAGE_INFO[previous].title
-  switch (status.reason) {
-    case REASON.first: return 'Open from the start.'
-    case REASON.previousDone: return `Open: you finished ${before}.`
-    case REASON.previousNotDone: return `Opens once you have finished ${before}.`
-    case REASON.group: return open ? 'Opened for your group by your facilitator.' : 'Closed for your group by your facilitator.'
-    case REASON.person: return open ? 'Opened for you by your facilitator.' : 'Closed for you by your facilitator.'
-    default: { // a reason this page does not know yet: the server's words
+  switch (status.set_by) {
+    case 'group': return open ? 'Opened for your group by your facilitator.' : 'Closed for your group by your facilitator.'
+    case 'person': return open ? 'Opened for you by your facilitator.' : 'Closed for you by your facilitator.'
+    case 'rule':
+      if (!open) return `Opens once you have finished ${before}.`
+      return previous === undefined ? 'Open from the start.' : `Open: you finished ${before}.`
+    default: { // decided by something this page does not know yet: the server's words
       const text = status.reason.replace(/[.!?]$/, '')
       return text === '' ? `${open ? 'Open' : 'Closed'}.` : `${open ? 'Open' : 'Closed'}: ${text}.`
     }
@@ -106,6 +102,7 @@ export function stageAfter (stages: readonly StageState[], stage: Stage): StageS
 export const STAGE_PAGE: { readonly [S in Stage]?: string } = {
   familiarize: '/familiarize/',
   interact: '/interact/',
+  reflect: '/reflect/',
 }
 
 export function isStage (value: unknown): value is Stage {

@@ -1,9 +1,10 @@
 /**
  * The REST calls and shapes of Familiarize and stage gating, for the facilitator console
  * (server/calma/api/familiarize.py and the study's familiarize content). Declared here rather
- * than in ../api so the console's editor owns them; failures are ApiErrors like every other call.
+ * than in ../api so the console's editor owns them; the calls go through ../api's `call`, so
+ * failures are ApiErrors (with the server's problem and its failing fields) like every other call.
  */
-import { ApiError, type FieldProblem, type Problem, type Study } from '../api'
+import { ApiError, call, type FieldProblem, type StageSetBy, type Study } from '../api'
 import type { Stage } from '../generated/control'
 
 export interface WorkedExample {
@@ -73,6 +74,8 @@ export interface StageStatus {
   readonly state: StageState
   /** In words, e.g. "previous stage completed", "opened or closed for the group by the facilitator". */
   readonly reason: string
+  /** What decided `state`: the rule, or the facilitator's override for the group or the person. */
+  readonly set_by: StageSetBy
   readonly completed_at: string | null
 }
 
@@ -120,41 +123,6 @@ export function editable (study: Study): EditableStudy {
 /** The failing fields of a validation problem (422), or none. */
 export function fieldProblems (error: unknown): readonly FieldProblem[] {
   return error instanceof ApiError ? error.problem?.errors ?? [] : []
-}
-
-function isProblem (value: unknown): value is Problem {
-  if (typeof value !== 'object' || value === null) return false
-  const record = value as Record<string, unknown>
-  return typeof record['status'] === 'number' && typeof record['detail'] === 'string' && typeof record['type'] === 'string'
-}
-
-function sentence (text: string): string {
-  const full = /[.!?)]$/.test(text) ? text : `${text}.`
-  return full.charAt(0).toUpperCase() + full.slice(1)
-}
-
-async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' }
-  const init: RequestInit = { method, headers, credentials: 'same-origin', cache: 'no-store' }
-  if (body !== undefined) {
-    headers['Content-Type'] = 'application/json'
-    init.body = JSON.stringify(body)
-  }
-  let response: Response
-  try {
-    response = await fetch(`/api${path}`, init)
-  } catch {
-    throw new ApiError(0, 'Could not reach the server. Check your connection and try again.')
-  }
-  let payload: unknown
-  try {
-    payload = await response.json()
-  } catch {
-    payload = undefined
-  }
-  if (response.ok) return payload as T
-  if (isProblem(payload)) throw new ApiError(response.status, sentence(payload.detail || payload.title), payload)
-  throw new ApiError(response.status, `The server answered ${response.status} ${response.statusText}.`)
 }
 
 const enc = encodeURIComponent

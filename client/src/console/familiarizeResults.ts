@@ -113,15 +113,15 @@ export class ResultsPanel {
     const stages = element('td', { colspan: String(COLUMNS.length), class: 'gates-cell' })
     const listLabel = element('span', { class: 'gates-label muted small-text', id: `gates-${p.participant_id}` }, 'Stages:')
     const list = element('ul', { class: 'gates', 'aria-labelledby': listLabel.id })
-    for (const status of p.stages) {
+    for (const [index, status] of p.stages.entries()) {
       if (!order.includes(status.stage)) continue
-      const reason = reasonOf(status)
+      const reason = reasonOf(status, index === 0)
       const item = element('li', {
         'data-testid': 'participant-stage', 'data-stage': status.stage, 'data-state': status.state, 'data-reason': reason.kind,
       })
       item.append(
         element('span', { class: 'gate-stage' }, stageTitle(status.stage)),
-        element('span', { class: `badge badge-${status.state === 'open' ? 'open' : 'locked'}`, 'data-testid': 'stage-state' }, status.state),
+        element('span', { class: `badge badge-${status.state}`, 'data-testid': 'stage-state' }, status.state),
         element('span', { class: 'gate-reason muted small-text', 'data-testid': 'stage-reason', title: status.reason }, reason.text),
         overrideSelect(
           `${stageTitle(status.stage)} for ${p.display_name}`, overrides.of('participant', p.participant_id, status.stage),

@@ -4,6 +4,7 @@
  */
 import type { Stage } from '../generated/control'
 import { element } from '../dom'
+import type { StageSetBy } from '../api'
 import type { OverrideState, OverrideTarget, StageOverride, StageStatus } from './familiarizeApi'
 
 /** Set an override; resolves once the server has it (and the views are refreshed), rejects with the reason it failed. */
@@ -21,16 +22,21 @@ export class Overrides {
   }
 }
 
-export type ReasonKind = 'person' | 'group' | 'rule'
-
-/** Why a stage is open or closed, in a few words (the server's words in full as the title). */
-export function reasonOf (status: StageStatus): { kind: ReasonKind, text: string } {
-  const reason = status.reason
-  if (reason.includes('for you')) return { kind: 'person', text: 'set for this person' }
-  if (reason.includes('for the group')) return { kind: 'group', text: 'set for the group' }
-  if (reason === 'previous stage completed') return { kind: 'rule', text: 'previous stage done' }
-  if (reason === 'previous stage not completed yet') return { kind: 'rule', text: 'previous stage not done' }
-  return { kind: 'rule', text: reason }
+/**
+ * Why a stage is open or closed, in a few words (the server's words in full as the title), from
+ * what decided it (`set_by`): the facilitator's override for the person or the group, or else the
+ * rule, by which the first stage is open and each next one opens once the one before is completed.
+ * `first`: whether it is the participant's first stage.
+ */
+export function reasonOf (status: StageStatus, first: boolean): { kind: StageSetBy, text: string } {
+  switch (status.set_by) {
+    case 'person': return { kind: 'person', text: 'set for this person' }
+    case 'group': return { kind: 'group', text: 'set for the group' }
+    default: {
+      if (status.state === 'closed') return { kind: 'rule', text: 'previous stage not done' }
+      return { kind: 'rule', text: first ? 'first stage' : 'previous stage done' }
+    }
+  }
 }
 
 /**

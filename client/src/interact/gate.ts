@@ -8,7 +8,7 @@ import { interactApi, type ParticipantStages, type StageState } from './rest'
 
 /** Words for why Interact is closed, from the server's reason. */
 export function closedText (status: StageState): string {
-  if (/facilitator/.test(status.reason)) return 'Your facilitator has closed Interact for now.'
+  if (status.set_by !== 'rule') return 'Your facilitator has closed Interact for now.'
   return 'Interact opens once you have finished Familiarize.'
 }
 
