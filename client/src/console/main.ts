@@ -1,7 +1,7 @@
 /**
  * The facilitator console (/console/): sign in and out; the studies list; one study at a time
  * (`?study=<id>` in the URL) with its live progress, groups, invite links, stage access, Familiarize
- * (results and editor) and context. One /live connection per page carries the progress of the
+ * (results and editor), Reflect (progress, settings, group codes) and context. One /live connection per page carries the progress of the
  * study on show.
  */
 import '../style.css'
@@ -14,6 +14,7 @@ import { FamiliarizeArea } from './familiarize'
 import { GroupsPanel } from './groups'
 import { InvitesPanel } from './invites'
 import { ProgressPanel } from './progress'
+import { ReflectArea } from './reflect'
 import { StudiesPanel, studyHref } from './studies'
 import { StudyPane } from './study'
 
@@ -96,11 +97,14 @@ async function startDashboard (me: Me): Promise<void> {
     onFrame: (frame) => {
       progress.receive(frame)
       familiarize.progressFrame(frame)
+      reflect.progressFrame(frame)
     },
   })
   const familiarize = new FamiliarizeArea()
   familiarize.mount(byId('study', HTMLElement).querySelector('.two-up') ?? byId('progress-section', HTMLElement),
     document.querySelector('#study .jump'))
+  const reflect = new ReflectArea()
+  reflect.mount(familiarize.editor.section, document.querySelector('#study .jump'))
 
   const navigate = (study: string): void => {
     window.history.pushState(null, '', studyHref(study))
@@ -151,7 +155,7 @@ async function startDashboard (me: Me): Promise<void> {
     article: byId('study', HTMLElement),
     title: byId('study-title', HTMLElement),
     subtitle: byId('study-subtitle', HTMLElement),
-  }, { progress, groups, invites, context, familiarize })
+  }, { progress, groups, invites, context, familiarize, reflect })
 
   const route = async (): Promise<void> => {
     const study = studyInUrl()

@@ -1,4 +1,4 @@
-/** One study in the console: loads it with its groups and invites and hands each part to its panel (Familiarize loads its own results). */
+/** One study in the console: loads it with its groups and invites and hands each part to its panel (Familiarize and Reflect load their own). */
 import { api, ApiError, errorMessage, type Group, type Study } from '../api'
 import { formatDateTime } from '../dom'
 import type { ContextPanel } from './context'
@@ -6,6 +6,7 @@ import type { FamiliarizeArea } from './familiarize'
 import type { GroupsPanel } from './groups'
 import type { InvitesPanel } from './invites'
 import type { ProgressPanel } from './progress'
+import type { ReflectArea } from './reflect'
 
 export interface StudyElements {
   readonly none: HTMLElement
@@ -22,6 +23,7 @@ export interface StudyPanels {
   readonly invites: InvitesPanel
   readonly context: ContextPanel
   readonly familiarize: FamiliarizeArea
+  readonly reflect: ReflectArea
 }
 
 export class StudyPane {
@@ -53,6 +55,7 @@ export class StudyPane {
       this.panels.invites.show(id, groups, invites)
       this.panels.progress.watch(id, study.stage_order, groups)
       this.panels.familiarize.show(study, groups)
+      this.panels.reflect.show(study, groups)
       this.els.article.hidden = false
     } catch (error) {
       if (load !== this.loads) return
@@ -78,5 +81,6 @@ export class StudyPane {
     this.panels.invites.setGroups(groups)
     this.panels.progress.setGroups(groups)
     this.panels.familiarize.groupsChanged(groups)
+    this.panels.reflect.groupsChanged(groups)
   }
 }

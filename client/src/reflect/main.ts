@@ -7,7 +7,8 @@
  * is sent, shown at once (store.ts), and sent until the server has answered for it; the header says
  * "All changes saved" or how many are waiting. Other tabs and devices of the participant are
  * followed over /live (`reflect.changed`). `?view=focused` and `?item=kind:id` keep the place
- * across reloads.
+ * across reloads. Below the views (group.ts): whether the participant shares their conversations
+ * with their group, and the group's codes once the facilitator released them.
  */
 import '../style.css'
 import '../pages.css'
@@ -18,6 +19,7 @@ import { LiveConnection, liveUrl, type LiveStatus } from '../live'
 import { stageReasonText } from '../stages'
 import { shorten } from './codingPanel'
 import { FocusedCoding } from './focused'
+import { GroupArea } from './group'
 import { newTabId } from './ids'
 import { OpenCoding } from './openCoding'
 import { Outbox, type SaveStatus } from './outbox'
@@ -121,6 +123,8 @@ function start (study: string, participant: string, firstView: ReflectView, stor
   const focused = new FocusedCoding({ change })
   panels.open.append(open.el)
   panels.focused.append(focused.el)
+  const group = new GroupArea({ study, store, releasedKey: `calma.reflect.${study}.${participant}.group-codes-released` })
+  byId('group-area', HTMLElement).append(group.el)
 
   const show = (name: ViewName, focus: boolean): void => {
     for (const key of ['open', 'focused'] as const) {
@@ -166,6 +170,7 @@ function start (study: string, participant: string, firstView: ReflectView, stor
   show(url.searchParams.get('view') === 'focused' ? 'focused' : 'open', false)
   outbox.start()
   store.recompute()
+  group.start()
   gate.onOpened = () => { outbox.flushSoon() }
 
   // Typing in a cluster's name or definition is saved before the page goes away or is hidden.
@@ -176,6 +181,7 @@ function start (study: string, participant: string, firstView: ReflectView, stor
       void gate.check()
       void store.refresh()
       outbox.flushSoon()
+      group.visible()
     }
   })
 

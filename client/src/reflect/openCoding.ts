@@ -15,6 +15,10 @@ import { segments, selectedSpan, wholeSpan, type Span } from './spans'
 
 const DRAFT_ID = 'draft'
 
+/** What a shared item is: someone else's conversation, anonymous. */
+const SHARED_NOTE = 'Someone else in your group shared this conversation: their prompt and the model’s reply. ' +
+  'You do not see who it was, and they do not see your codes.'
+
 const GROUPS: ReadonlyArray<{ source: ItemSource, title: string }> = [
   { source: 'baseline', title: 'Baseline examples' },
   { source: 'own', title: 'Your conversations' },
@@ -39,6 +43,7 @@ export class OpenCoding {
   private readonly nav: HTMLElement
   private readonly pane: HTMLElement
   private readonly eyebrow: HTMLElement
+  private readonly sharedNote: HTMLElement
   private readonly prompt: HTMLElement
   private readonly text: HTMLElement
   private readonly list: HTMLUListElement
@@ -58,6 +63,7 @@ export class OpenCoding {
     this.nav = element('nav', { class: 'card rf-items', 'aria-label': 'Responses to code', 'data-testid': 'item-list' })
     this.pane = element('article', { class: 'card rf-pane', 'data-testid': 'item-pane' })
     this.eyebrow = element('p', { class: 'eyebrow', 'data-testid': 'item-source' })
+    this.sharedNote = element('p', { class: 'rf-shared-note', 'data-testid': 'item-shared-note' }, SHARED_NOTE)
     this.prompt = element('p', { class: 'rf-prompt', 'data-testid': 'item-prompt' })
     const tools = element('div', { class: 'rf-tools' })
     const whole = element('button', { type: 'button', class: 'secondary small', 'data-testid': 'code-whole' },
@@ -74,7 +80,7 @@ export class OpenCoding {
     const listHead = element('h3', { class: 'rf-list-title' }, 'Your codes on this response')
     this.list = element('ul', { class: 'rf-annotations', 'data-testid': 'annotation-list' })
     this.listEmpty = element('p', { class: 'hint', 'data-testid': 'annotations-empty' }, 'Nothing coded here yet.')
-    this.pane.append(this.eyebrow, element('p', { class: 'rf-label' }, 'Prompt'), this.prompt,
+    this.pane.append(this.eyebrow, this.sharedNote, element('p', { class: 'rf-label' }, 'Prompt'), this.prompt,
       element('p', { class: 'rf-label' }, 'Response'), tools, this.text, this.panel.el, listHead, this.list, this.listEmpty)
     this.el.append(this.nav, this.pane)
 
@@ -110,6 +116,8 @@ export class OpenCoding {
     this.pane.hidden = item === undefined
     if (item === undefined) return
     this.eyebrow.textContent = sourceText(item, view.items)
+    this.pane.dataset['source'] = item.source
+    this.sharedNote.hidden = item.source !== 'shared'
     this.prompt.textContent = item.prompt === '' ? '(no prompt)' : item.prompt
     const open = this.panel.open
     if (open?.mode === 'edit' && !view.annotations.some((a) => a.id === open.annotation)) this.panel.close()
@@ -144,13 +152,17 @@ export class OpenCoding {
         const key = itemKey(item)
         const button = element('button', {
           type: 'button', class: 'rf-item', 'data-testid': 'item-link', 'data-item': key,
-          'data-coded': String(item.coded),
+          'data-coded': String(item.coded), 'data-source': item.source,
         })
         if (key === this.selected) button.setAttribute('aria-current', 'true')
         button.append(
           element('span', { class: 'rf-check', 'aria-label': item.coded ? 'coded' : 'not coded yet' }, item.coded ? '✓' : ''),
           element('span', { class: 'rf-item-text' }, shorten(item.prompt === '' ? item.text : item.prompt, 80)),
         )
+        if (item.source === 'shared') {
+          button.append(element('span', { class: 'rf-shared-badge', 'data-testid': 'shared-badge', title: SHARED_NOTE },
+            'someone else’s'))
+        }
         button.addEventListener('click', () => {
           this.pick(key)
           this.options.onPick(key)
@@ -320,7 +332,7 @@ function sourceText (item: ReflectItem, items: readonly ReflectItem[]): string {
   const place = `${same.indexOf(item) + 1} of ${same.length}`
   if (item.source === 'baseline') return `Baseline example · ${place}`
   if (item.source === 'own') return `Your conversation · reply ${place}`
-  return `Shared by someone in your group · ${place}`
+  return `Someone else’s conversation (shared anonymously) · reply ${place}`
 }
 
 function annotationRow (

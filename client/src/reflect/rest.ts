@@ -1,6 +1,6 @@
 /**
  * The Reflect calls of the REST API (server/calma/api/reflect.py) and the shapes they answer with
- * (server/calma/api/schemas.py `ReflectState`, `ReflectOpsOut`). Changes are operations
+ * (server/calma/api/schemas.py `ReflectState`, `ReflectOpsOut`, `GroupCodes`). Changes are operations
  * (server/calma/reflect/ops.py), each sent with an id the page chose: an operation sent twice is
  * applied once, so a queue of them can always be sent again.
  */
@@ -124,6 +124,22 @@ export interface OpsOut {
   readonly version: number
 }
 
+/** A code of the participant's group, once the facilitator released them (labels compared case-blind). */
+export interface GroupCode {
+  readonly label: string
+  readonly uses: number
+  /** How many people in the group used it. */
+  readonly participants: number
+  /** Its share of all the group's uses, 0..1. */
+  readonly frequency: number
+}
+
+export interface GroupCodes {
+  readonly group_id: string
+  readonly released_at: string | null
+  readonly codes: readonly GroupCode[]
+}
+
 /** At most this many operations in one request (the server's limit). */
 export const MAX_BATCH = 100
 
@@ -133,4 +149,9 @@ export const reflectApi = {
   state: async (study: string): Promise<ReflectState> => await call('GET', `/studies/${enc(study)}/reflect`),
   ops: async (study: string, ops: readonly OpEntry[]): Promise<OpsOut> =>
     await call('POST', `/studies/${enc(study)}/reflect/ops`, { ops }),
+  /** Agree (or not) that others in the group may code a sample of your conversations; the state after. */
+  sharing: async (study: string, agree: boolean): Promise<ReflectState> =>
+    await call('PUT', `/studies/${enc(study)}/reflect/sharing`, { agree }),
+  /** The group's codes: a 409 ApiError until the facilitator releases them. */
+  groupCodes: async (study: string): Promise<GroupCodes> => await call('GET', `/studies/${enc(study)}/reflect/group-codes`),
 } as const

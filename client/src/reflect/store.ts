@@ -63,6 +63,16 @@ export class ReflectStore {
     return this.current
   }
 
+  /** Whether the participant agreed that others in their group may code their conversations. */
+  get sharing (): boolean {
+    return this.server?.sharing ?? false
+  }
+
+  /** A state the server answered with elsewhere (e.g. after agreeing to share): shown like a read one. */
+  accept (state: ReflectState): void {
+    this.setServer(state)
+  }
+
   subscribe (listener: (view: ReflectView) => void): void {
     this.listeners.add(listener)
   }
