@@ -3,9 +3,9 @@ import { defineConfig, type Plugin } from 'vite'
 import { CLOSE_CODES } from './src/closeCodes'
 
 /**
- * The hub serves `dist/` at `/`, so assets use relative paths. Six pages: the board (`/`), the
+ * The hub serves `dist/` at `/`, so assets use relative paths. Seven pages: the board (`/`), the
  * facilitator console (`/console/`), the invite page (`/join/?token=`), the participant's
- * overview (`/me/`), Familiarize (`/familiarize/`) and their chat with the model (`/interact/`).
+ * overview (`/me/`), Familiarize (`/familiarize/`), their chat with the model (`/interact/`) and Reflect (`/reflect/`).
  * `npm run dev` proxies the websockets and the API to a hub at CALMA_HUB (default 127.0.0.1:8000).
  */
 const hub = process.env['CALMA_HUB'] ?? 'http://127.0.0.1:8000'

@@ -217,11 +217,13 @@ def test_the_group_sees_its_codes_only_once_the_facilitator_releases_them(study:
     item = first_baseline(ravi)
     ravi.send(annotate(item, item["text"][:10], "Curious"), annotate(item, item["text"][10:20], "balanced"))
     mei.send(annotate(item, item["text"][:10], "curious"))
+    assert study.mei.ok("GET", study.path("/reflect"))["codes_released"] is False
     held = study.mei.get(study.path("/reflect/group-codes"))
     assert held.status_code == 409 and "not released" in held.json()["detail"]
     preview = study.facilitator.ok("GET", study.path(f"/reflect/group-codes?group_id={study.group}"))
     assert preview["released_at"] is None and preview["codes"][0]["uses"] == 2
     study.facilitator.ok("PUT", study.path("/reflect/settings"), {"codes_released": True})
+    assert study.mei.ok("GET", study.path("/reflect"))["codes_released"] is True
     released = study.mei.ok("GET", study.path("/reflect/group-codes"))
     assert [(c["label"], c["uses"], c["participants"]) for c in released["codes"]] == [("Curious", 2, 2), ("balanced", 1, 1)]
     assert abs(sum(c["frequency"] for c in released["codes"]) - 1.0) < 1e-9

@@ -51,7 +51,10 @@ async def get_state(call: Call) -> Response:
     service = _service(call)
     state = await service.state(study, me, await _others(call, me))
     sharing = me.id in await service.store.sharing([me.id])
-    return json_reply(schemas.ReflectState.model_validate({**state, "sharing": sharing}))
+    released_at, _ = await service.store.settings(study.id)
+    return json_reply(schemas.ReflectState.model_validate(
+        {**state, "sharing": sharing, "codes_released": released_at is not None}
+    ))
 
 
 async def post_ops(call: Call) -> Response:
@@ -104,14 +107,14 @@ async def _export_subject(call: Call) -> tuple[Study, Participant]:
 
 async def export_json(call: Call) -> Response:
     study, participant = await _export_subject(call)
-    export = await _service(call).export(study, participant)
+    export = await _service(call).export(study, participant, await _others(call, participant))
     return Response(_dumps(export), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="reflect-{participant.id}.json"'})
 
 
 async def export_csv_route(call: Call) -> Response:
     study, participant = await _export_subject(call)
-    export = await _service(call).export(study, participant)
+    export = await _service(call).export(study, participant, await _others(call, participant))
     return Response(export_csv(export), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="reflect-{participant.id}.csv"'})
 
@@ -160,7 +163,7 @@ async def study_progress(call: Call) -> Response:
     participants = await call.api.store.participants_of(study.id)
     for participant in participants:
         others = [p for p in participants if p.group_id == participant.group_id]
-        state = await service.state(study, participant, others)
+        state = await service.state(study, participant, others, hints=False)
         rows.append(schemas.ReflectParticipantProgress(participant_id=participant.id, display_name=participant.display_name,
                                                        group_id=participant.group_id,
                                                        progress=schemas.ReflectProgress(**state["progress"])))

@@ -945,6 +945,7 @@ class ReflectState(ReplyModel):
     clusters: list[ReflectCluster]
     progress: ReflectProgress
     sharing: bool = Field(description="you agreed that others may code your conversations")
+    codes_released: bool = Field(description="the facilitator released the group's codes (GET …/reflect/group-codes)")
 
 
 class ReflectHistoryEntry(ReplyModel):

@@ -127,12 +127,14 @@ class ReflectService:
         verdicts = await self.detector.judge(labels)
         return {label: HINT for label, verdict in zip(labels, verdicts, strict=True) if verdict.structural}
 
-    async def state(self, study: Study, participant: Participant, others: Sequence[Participant] = ()) -> dict[str, Any]:
+    async def state(self, study: Study, participant: Participant, others: Sequence[Participant] = (), *,
+                    hints: bool = True) -> dict[str, Any]:
+        """The participant's view; `hints=False` skips the structural-hint check (counts only need the records)."""
         records = await self.store.records(participant.id)
         items = await self.items(study, participant, others)
-        return await self._state(records, items)
+        return await self._state(records, items, hints=hints)
 
-    async def _state(self, records: ReflectRecords, items: list[Item]) -> dict[str, Any]:
+    async def _state(self, records: ReflectRecords, items: list[Item], *, hints: bool = True) -> dict[str, Any]:
         annotations = [a for a in records.annotations if a.deleted_at is None]
         live = records.live_codes()
         uses: Counter[str] = Counter()
@@ -144,7 +146,7 @@ class ReflectService:
                     {"annotation_id": annotation.id, "target_kind": annotation.target_kind.value,
                      "target_id": annotation.target_id, "quote": annotation.quote}
                 )
-        hints = await self.hints([c.label for c in live])
+        hint_of = await self.hints([c.label for c in live]) if hints else {}
         coded = {(a.target_kind.value, a.target_id) for a in annotations}
         baseline = [i for i in items if i.kind is TargetKind.BASELINE]
         replies = [i for i in items if i.kind is TargetKind.MESSAGE]
@@ -164,7 +166,7 @@ class ReflectService:
             ],
             "codes": [
                 {"id": c.id, "label": c.label, "uses": uses[c.id], "excerpts": excerpts.get(c.id, []),
-                 "hint": hints.get(c.label), "created_at": c.created_at, "updated_at": c.updated_at,
+                 "hint": hint_of.get(c.label), "created_at": c.created_at, "updated_at": c.updated_at,
                  "merged": [m.id for m in records.codes if m.merged_into == c.id]}
                 for c in live
             ],
@@ -184,7 +186,7 @@ class ReflectService:
             },
         }
 
-    async def export(self, study: Study, participant: Participant) -> dict[str, Any]:
+    async def export(self, study: Study, participant: Participant, others: Sequence[Participant] = ()) -> dict[str, Any]:
         """The participant's session artifact: their interactions, annotations, codes and clusters."""
         conversations = []
         for conversation in await self.conversations.conversations_of(study.id, participant.id):
@@ -194,7 +196,7 @@ class ReflectService:
                 "turns": [{"id": m.id, "role": m.role.value, "content": m.content, "status": m.status.value}
                           for m in messages],
             })
-        state = await self.state(study, participant)
+        state = await self.state(study, participant, others, hints=False)
         labels = {c["id"]: c["label"] for c in state["codes"]}
         return {
             "format": "calma.reflect.export/1",
