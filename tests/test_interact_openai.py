@@ -260,8 +260,14 @@ OPENAI_MODEL = '[[models]]\nname = "vllm-model"\nkind = "openai"\n'
         (OPENAI_MODEL + '[[models.endpoints]]\nurl = "gpu-0:8000/v1"\n', "url must be an http(s) URL"),
         (OPENAI_MODEL + '[[models.endpoints]]\nurl = "ftp://gpu-0/v1"\n', "url must be an http(s) URL"),
         (OPENAI_MODEL, "needs at least one [[models.endpoints]]"),
+        (OPENAI_MODEL + '[[models.endpoints]]\nurl = "http://gpu-0:8000/v1"\n[pool]\nhealth_interval_s = "soon"\n',
+         "health_interval_s must be a number of seconds"),
+        (OPENAI_MODEL + '[[models.endpoints]]\nurl = "http://gpu-0:8000/v1"\n[pool]\nmax_attempts = -1\n',
+         "max_attempts must be an integer from 1 to 10"),
+        ('[[models]]\nname = "cpu"\nkind = "embedded"\nn_threads = 0\n', "n_threads must be an integer from 1"),
     ],
-    ids=["malformed", "unknown-model-key", "unknown-endpoint-key", "missing-api-key", "no-scheme", "not-http", "no-endpoint"],
+    ids=["malformed", "unknown-model-key", "unknown-endpoint-key", "missing-api-key", "no-scheme", "not-http", "no-endpoint",
+         "pool-not-a-number", "pool-attempts", "threads"],
 )
 def test_calma_serve_refuses_a_bad_llm_config_naming_the_problem(tmp_path: Path, toml: str, problem: str) -> None:
     config = tmp_path / "llm.toml"

@@ -150,7 +150,7 @@ class LlamaCppBackend:
             raise BackendError(f"no model file at {path}")
         threads = self._n_threads or max(1, (os.cpu_count() or 2) // 2)
         try:
-            llama = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=threads, verbose=False)
+            llama = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
         self._has_template = bool(llama.metadata.get("tokenizer.chat_template"))

@@ -102,8 +102,18 @@ def load_llm_config(path: Path, environ: dict[str, str] | None = None) -> LLMSet
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise LLMConfigError(f"{path}: model names must be unique ({', '.join(names)})")
-    pool = PoolSettings(**_only(document.get("pool", {}), set(PoolSettings.__dataclass_fields__), f"{path}: [pool]"))
+    pool = _pool(document.get("pool", {}), f"{path}: [pool]")
     return LLMSettings(models=tuple(models), pool=pool)
+
+
+def _pool(raw: Any, where: str) -> PoolSettings:
+    values = _only(raw, set(PoolSettings.__dataclass_fields__), where)
+    for key, value in values.items():
+        if key == "max_attempts":
+            _int(values, key, 3, where, 1, 10)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86_400:
+            raise LLMConfigError(f"{where}: {key} must be a number of seconds above 0 and at most 86400")
+    return PoolSettings(**{k: (v if k == "max_attempts" else float(v)) for k, v in values.items()})
 
 
 def _model(raw: Any, where: str, env: dict[str, str]) -> ModelConfig:
@@ -120,8 +130,9 @@ def _model(raw: Any, where: str, env: dict[str, str]) -> ModelConfig:
         path = Path(raw["path"]) if "path" in raw else None
         if path is not None and not path.is_file():
             raise LLMConfigError(f"{where}: no GGUF file at {path}")
+        threads = _int(raw, "n_threads", 1, where, 1, 256) if "n_threads" in raw else None
         return ModelConfig(name=name, kind=kind, path=path, instances=_int(raw, "instances", 1, where, 1, 64),
-                           n_threads=raw.get("n_threads"), n_ctx=_int(raw, "n_ctx", 2048, where, 128, 131072))
+                           n_threads=threads, n_ctx=_int(raw, "n_ctx", 2048, where, 128, 131072))
     endpoints = raw.get("endpoints")
     if not isinstance(endpoints, list) or not endpoints:
         raise LLMConfigError(f"{where}: an openai model needs at least one [[models.endpoints]] with a url")
@@ -131,7 +142,7 @@ def _model(raw: Any, where: str, env: dict[str, str]) -> ModelConfig:
         _only(endpoint, {"url", "max_concurrent", "api_key_env"}, at)
         url = endpoint.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise LLMConfigError(f"{at}: url must be an http(s) URL ending in /v1")
+            raise LLMConfigError(f"{at}: url must be an http(s) URL (the API's base, usually ending in /v1)")
         key_env = endpoint.get("api_key_env")
         if key_env is not None and key_env not in env:
             raise LLMConfigError(f"{at}: the environment variable {key_env} (its API key) is not set")
@@ -167,6 +178,10 @@ def build_pool(llm: LLMSettings, *, shared_slots: Slots | None = None, cache_dir
                 endpoints.append(PoolEndpoint(model.name, backend, max_concurrent=1))
         else:
             for endpoint in model.endpoints:
-                remote = OpenAICompatibleBackend(endpoint.url, model.served_model or model.name, api_key=endpoint.api_key)
+                remote = OpenAICompatibleBackend(
+                    endpoint.url, model.served_model or model.name, api_key=endpoint.api_key,
+                    # the pool's own timeouts decide; httpx's read timeout only catches a server gone silent
+                    read_timeout_s=max(llm.pool.first_token_timeout_s, llm.pool.idle_timeout_s) + 5.0,
+                )
                 endpoints.append(PoolEndpoint(model.name, remote, max_concurrent=endpoint.max_concurrent, shared=True))
     return ModelPool(endpoints, settings=llm.pool, shared_slots=shared_slots)

@@ -336,12 +336,13 @@ class ReplyWriter:
                 tg.start_soon(self._flush_loop)
                 with active.scope:
                     try:
-                        await pool.generate(
+                        stats = await pool.generate(
                             active.conversation.model, active.chatter.participant, request, self._emit,
                             on_position=lambda position: self._send({"type": "chat.queue", "position": position}),
                             on_start=self._started,
                             on_end=self._ended,
                         )
+                        self.tokens = stats.completion_tokens  # the backend's count, not the pieces shown
                     except PartialReply as exc:
                         status, error = ReplyStatus.FAILED, _clip(
                             f"the model's server failed mid-reply ({exc}); the text so far is kept. "
