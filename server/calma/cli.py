@@ -190,6 +190,12 @@ def _cluster(args: argparse.Namespace) -> int:
     return main(config)
 
 
+def _map(args: argparse.Namespace) -> int:
+    from calma.canvas.offline import run
+
+    return run(Path(args.labels), Path(args.json) if args.json else None, Path(args.png) if args.png else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calma", description="CALMA Studio: live deliberation server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="FILE.toml: the models and their endpoints (vLLM, any OpenAI-compatible URL, GGUFs); deploy/vllm/README.md",
     )
     serve.set_defaults(handler=_serve)
+
+    mapping = commands.add_parser(
+        "map", help="place a list of labels on a semantic map, as the live canvas does (JSON and a picture)"
+    )
+    mapping.add_argument("labels", help="a text file, one label per line")
+    mapping.add_argument("--json", help="write label → x, y and suggested group here (default: stdout)")
+    mapping.add_argument("--png", help="write a picture of the map here")
+    mapping.set_defaults(handler=_map)
 
     cluster = commands.add_parser(
         "cluster", help="run redis-server, N hub nodes and a room-hashing router on this machine (demos, tests)"

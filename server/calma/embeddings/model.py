@@ -37,7 +37,8 @@ def packaged_model_path() -> str:
 
 
 class Embedder:
-    def __init__(self, *, cache_size: int = 50_000, batch_size: int = 64) -> None:
+    def __init__(self, *, cache_size: int = 50_000, batch_size: int = 64, show_progress: bool = False) -> None:
+        self._show_progress = show_progress
         self._model: Any = None
         self._lock = anyio.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -65,7 +66,7 @@ class Embedder:
                 model = self._model
                 vectors = await anyio.to_thread.run_sync(
                     lambda: model.encode(missing, batch_size=self._batch_size, normalize_embeddings=True,
-                                         show_progress_bar=False, convert_to_numpy=True)
+                                         show_progress_bar=self._show_progress, convert_to_numpy=True)
                 )
             for text, vector in zip(missing, vectors, strict=True):
                 self._cache[text] = vector.astype(np.float32)
