@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 from calma.canvas.grouping import suggest
+from calma.config import Settings
 from calma.canvas.placement import SPREAD, Placement
-from calma.embeddings.model import Embedder
+from calma.embeddings.model import MODEL_PACKAGE, Embedder
+from calma.store.embeddings_sql import SQLEmbeddingCache
+from calma.store.factory import room_store
 
 NEAR = [  # pairs that mean nearly the same
     ("safety-conscious", "careful about safety"),
@@ -116,3 +119,25 @@ def test_calma_map_refuses_unusable_input_clearly(tmp_path: Path, content: str, 
     assert done.returncode == 2 and problem in done.stderr
     missing = calma_map(str(tmp_path / "nope.txt"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+async def test_vectors_are_cached_in_the_store_so_a_restart_embeds_nothing_again(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    labels = ["hopeful", "balanced between viewpoints", "Eurocentric perspective"]
+    store = room_store(settings)
+    await store.open()
+    try:
+        first = Embedder(store=SQLEmbeddingCache(store, MODEL_PACKAGE))  # type: ignore[arg-type]
+        vectors = await first.embed(labels)
+        assert first.embedded == 3
+    finally:
+        await store.close()
+    store = room_store(settings)  # as after a restart, or on another node
+    await store.open()
+    try:
+        second = Embedder(store=SQLEmbeddingCache(store, MODEL_PACKAGE))  # type: ignore[arg-type]
+        again = await second.embed([*labels, "cautious"])
+        assert second.embedded == 1, "only the new text went to the model"
+        assert np.array_equal(again[:3], vectors)
+    finally:
+        await store.close()

@@ -33,14 +33,16 @@ from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
 from calma.familiarize.progress import FamiliarizeStore
 from calma.familiarize.service import StageGate
-from calma.embeddings.model import Embedder
+from calma.embeddings.model import MODEL_PACKAGE, Embedder
 from calma.hub.rooms import RoomManager
 from calma.interact.embedded import GEMMA_NOTICE, packaged_gemma_terms
 from calma.interact.models import build_pool
 from calma.interact.service import InteractService
 from calma.reflect.service import ReflectService
 from calma.reflect.structural import StructuralDetector
+from calma.store.embeddings_sql import SQLEmbeddingCache
 from calma.store.reflect_sql import SQLReflectStore
+from calma.store.sql import SQLDatabase
 from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
 from calma.observability import metrics
 from calma.store import GroupCommit, Store, StoreError
@@ -172,7 +174,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     access = study_access(settings, the_store)
     the_authorizer: RoomAuthorizer = authorizer or access.rooms
     services: Services | None = None
-    embedder = Embedder()  # loads the model on first use (Reflect's hints; the canvas next)
+    # Loads the model on first use (Reflect's hints; the canvas next); vectors are cached in the store.
+    embedder = Embedder(store=SQLEmbeddingCache(the_store, MODEL_PACKAGE) if isinstance(the_store, SQLDatabase) else None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -521,6 +521,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             );
         """,
     ),
+    Migration(
+        version=6,
+        description="embedding cache: a vector per model and text, so the same text is never embedded twice",
+        sqlite="""
+            CREATE TABLE embeddings (
+                model TEXT NOT NULL,
+                text_sha256 TEXT NOT NULL,
+                dimensions INTEGER NOT NULL,
+                vector BLOB NOT NULL,
+                PRIMARY KEY (model, text_sha256)
+            );
+        """,
+        postgres="""
+            CREATE TABLE embeddings (
+                model TEXT NOT NULL,
+                text_sha256 TEXT NOT NULL,
+                dimensions INTEGER NOT NULL,
+                vector BYTEA NOT NULL,
+                PRIMARY KEY (model, text_sha256)
+            );
+        """,
+    ),
 )
 
 
