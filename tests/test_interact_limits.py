@@ -151,3 +151,27 @@ def test_the_gemma_terms_and_notice_are_passed_on(study: ChatStudy) -> None:
     assert terms.status_code == 200 and "Gemma Terms of Use" in terms.text
     notice = httpx.get(study.server.http_url + "/legal/NOTICE")
     assert "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms" in notice.text
+
+
+async def test_two_tabs_sending_at_once_get_one_reply_and_one_refusal(study: ChatStudy) -> None:
+    import anyio
+
+    conversation = study.start_conversation(study.ravi)
+    answers: list[dict[str, object]] = []
+    async with chatting(study.server, study.ravi) as tab_a, chatting(study.server, study.ravi) as tab_b:
+
+        async def send(tab: object, text: str) -> None:
+            answer, _ = await tab.send(conversation["id"], text)  # type: ignore[attr-defined]
+            answers.append(answer)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(send, tab_a, "From the first tab")
+            tg.start_soon(send, tab_b, "From the second tab")
+        assert sorted(a["type"] for a in answers) == ["ack", "error"]
+        refused = next(a for a in answers if a["type"] == "error")
+        assert refused["code"] == "conflict"
+        reply = next(iter(tab_a.replies.values()), None) or next(iter(tab_b.replies.values()))
+        owner = tab_a if reply.id in tab_a.replies else tab_b
+        await owner.finished(reply.id)
+    messages = study.conversation(study.ravi, conversation["id"])["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant"], "one message and one reply, not two of each"

@@ -15,6 +15,7 @@ import pytest
 
 from calma.interact.backend import BackendError, Emit, GenerationRequest, GenerationStats, Speaker, Turn
 from calma.interact.pool import ModelPool, PartialReply, PoolEndpoint, PoolSettings
+from calma.interact.slots import LocalSlots
 
 REQUEST = GenerationRequest("You are a history tutor.", (Turn(Speaker.USER, "Who was Ashoka?"),))
 
@@ -225,3 +226,42 @@ def _collect(shown: list[str]) -> Emit:
         shown.append(piece)
 
     return emit
+
+
+class SlowSharedSlots(LocalSlots):
+    """Shared slots whose taking waits for the test (as a Redis round trip would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taking = anyio.Event()
+        self.proceed = anyio.Event()
+
+    async def try_take(self, key: str, cap: int) -> str | None:
+        self.taking.set()
+        await self.proceed.wait()
+        return await super().try_take(key, cap)
+
+    async def run(self, wake, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
+        task_status.started()
+        await anyio.sleep_forever()
+
+
+async def test_a_reply_stopped_while_its_slot_is_being_taken_gives_the_slot_back() -> None:
+    slots = SlowSharedSlots()
+    backend = ScriptedBackend("remote", hold=False)
+    pool = ModelPool([PoolEndpoint("m", backend, max_concurrent=1, shared=True)], settings=quick(), shared_slots=slots)
+    async with running(pool) as tg:
+        stop = anyio.CancelScope()
+
+        async def ravi() -> None:
+            with stop:
+                await pool.generate("m", "ravi", ask("ravi"), _ignore)
+
+        tg.start_soon(ravi)
+        await slots.taking.wait()
+        stop.cancel()  # Ravi leaves while the dispatcher waits on the shared store
+        await wait_until(lambda: len(pool._queues["m"]) == 0)
+        slots.proceed.set()
+        await wait_until(lambda: pool.endpoints_of("m")[0].active == 0 and not slots._taken.get("m|remote"))
+        await pool.generate("m", "mei", ask("mei"), _ignore)  # the slot is free for the next one
+        assert backend.started == ["mei"]

@@ -62,7 +62,10 @@ def packaged_gguf(cache_dir: Path | None = None) -> Path:
         path = Path(package.assemble(target, overwrite=target.exists()))
     except (OSError, ValueError) as exc:
         raise BackendError(f"could not assemble the packaged model into {target}: {exc}") from exc
-    marker.write_text(_fingerprint(path))
+    try:
+        marker.write_text(_fingerprint(path))
+    except OSError as exc:  # a read-only cache still serves; it is just checked again next time
+        log.warning("could not record the model's checksum", extra={"marker": str(marker), "error": str(exc)})
     return path
 
 

@@ -71,8 +71,14 @@ class FairQueue:
                 if index < len(line):
                     yield line[index]
 
-    def take(self, waiter: Waiter) -> None:
-        """Serve `waiter`: remove it and send its participant to the back of the rotation."""
-        self.remove(waiter)
+    def contains(self, waiter: Waiter) -> bool:
+        queue = self._queues.get(waiter.participant)
+        return queue is not None and waiter in queue
+
+    def take(self, waiter: Waiter) -> bool:
+        """Serve `waiter`: remove it and send its participant to the back of the rotation (False: it had left)."""
+        if not self.remove(waiter):
+            return False
         self._turns += 1
         self._served[waiter.participant] = self._turns
+        return True

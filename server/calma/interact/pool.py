@@ -166,16 +166,23 @@ class ModelPool:
                 waiter.ready.set()
             return
         for waiter in list(queue.in_order()):
+            if not queue.contains(waiter):
+                continue  # it left the line (stopped, gone) while we were taking a slot for someone before it
             slot = await self._take_slot(endpoints, waiter.avoid)
             if slot is None:
                 break  # every endpoint is at its cap: the rest wait too
-            queue.take(waiter)
+            if not queue.take(waiter):  # it left while the slot was being taken (a Redis round trip)
+                await self._give_back(slot)
+                continue
             waiter.granted = slot
             waiter.ready.set()
         for position, waiter in enumerate(queue.in_order()):
             if waiter.position != position:
                 waiter.position = position
-                waiter.on_position(position)
+                try:
+                    waiter.on_position(position)
+                except Exception:  # a bug in a listener must not stop dispatching for everyone
+                    log.exception("a queue-position listener failed", extra={"model": model})
 
     async def _take_slot(self, endpoints: list[PoolEndpoint], avoid: frozenset[str]) -> Slot | None:
         usable = [e for e in endpoints if e.healthy is not False and e.active < e.max_concurrent]
@@ -200,7 +207,9 @@ class ModelPool:
             try:
                 with anyio.fail_after(self.settings.health_timeout_s):
                     await endpoint.backend.check_health()
-            except (BackendError, TimeoutError) as exc:
+            except Exception as exc:  # any failure of a check makes the endpoint unhealthy; none stops the pool
+                if not isinstance(exc, (BackendError, TimeoutError)):
+                    log.exception("a health check failed unexpectedly", extra={"endpoint": endpoint.backend.label})
                 reason = str(exc) or f"no answer within {self.settings.health_timeout_s:g} s"
                 if endpoint.healthy is not False or endpoint.last_error != reason:
                     log.warning("endpoint unhealthy", extra={"endpoint": endpoint.backend.label, "reason": reason})

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -138,6 +139,7 @@ class InteractService:
         self.stand_in_models = stand_in_models
         self.turns = TurnLimiter()
         self._active: dict[str, ActiveReply] = {}  # reply id → reply in flight
+        self._pending: dict[str, str] = {}  # conversation id → participant, while a request is being stored
         self._tg: TaskGroup | None = None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -198,28 +200,25 @@ class InteractService:
                 f"your message is {len(text):,} characters; this study allows at most "
                 f"{settings.max_prompt_chars:,} per message. Shorten it and send again.",
             )
-        self._check_not_busy(conversation)
-        self._check_concurrency(chatter, settings)
-        self.turns.check(chatter.participant, settings.turns_per_minute)
-        now = time.time()
-        user = await self.conversations.append_message(
-            Message(new_id(), conversation.id, 0, Speaker.USER, text, ReplyStatus.COMPLETE, now)
-        )
-        reply = await self._queue_reply(conversation, study, chatter, sink, replaces=None)
+        with self._reserved(conversation, chatter, settings):
+            now = time.time()
+            user = await self.conversations.append_message(
+                Message(new_id(), conversation.id, 0, Speaker.USER, text, ReplyStatus.COMPLETE, now)
+            )
+            reply = await self._queue_reply(conversation, study, chatter, sink, replaces=None)
         return user, reply
 
     async def regenerate(self, chatter: Chatter, conversation_id: str, sink: ReplySink) -> Message:
         """A new reply to the last message, replacing the last reply (which stays on record)."""
         conversation, study = await self._own_conversation(chatter, conversation_id)
-        self._check_not_busy(conversation)
-        self._check_concurrency(chatter, study.content.interact)
-        current = current_messages(await self.conversations.messages_of(conversation.id))
-        if not current:
-            raise ChatRefused("conflict", "there is nothing to regenerate yet: send a message first")
-        last = current[-1]
-        replaces = last.id if last.role is Speaker.ASSISTANT else None
-        self.turns.check(chatter.participant, study.content.interact.turns_per_minute)
-        return await self._queue_reply(conversation, study, chatter, sink, replaces=replaces)
+        with self._reserved(conversation, chatter, study.content.interact, count_turn=False):
+            current = current_messages(await self.conversations.messages_of(conversation.id))
+            if not current:
+                raise ChatRefused("conflict", "there is nothing to regenerate yet: send a message first")
+            last = current[-1]
+            replaces = last.id if last.role is Speaker.ASSISTANT else None
+            self.turns.check(chatter.participant, study.content.interact.turns_per_minute)
+            return await self._queue_reply(conversation, study, chatter, sink, replaces=replaces)
 
     def stop(self, chatter: Chatter, reply_id: str) -> bool:
         """Stop a reply in flight (False if it already ended); what was shown is kept."""
@@ -238,7 +237,24 @@ class InteractService:
                 active.scope.cancel()
 
     def in_flight(self, participant: str | None = None) -> int:
-        return sum(1 for a in self._active.values() if participant is None or a.chatter.participant == participant)
+        """Replies queued or streaming, and requests between their checks and their reply (per participant)."""
+        active = sum(1 for a in self._active.values() if participant is None or a.chatter.participant == participant)
+        return active + sum(1 for p in self._pending.values() if participant is None or p == participant)
+
+    @contextmanager
+    def _reserved(self, conversation: Conversation, chatter: Chatter, settings: InteractSettings, *,
+                  count_turn: bool = True) -> Iterator[None]:
+        """Check and hold the conversation and a reply of the participant's allowance, before anything awaits:
+        two tabs sending at once cannot both pass the checks."""
+        self._check_not_busy(conversation)
+        self._check_concurrency(chatter, settings)
+        if count_turn:
+            self.turns.check(chatter.participant, settings.turns_per_minute)
+        self._pending[conversation.id] = chatter.participant
+        try:
+            yield
+        finally:
+            del self._pending[conversation.id]
 
     async def _check_open(self, study: Study, chatter: Chatter) -> None:
         if Stage.INTERACT not in study.content.stage_order:
@@ -257,7 +273,7 @@ class InteractService:
         return conversation, study
 
     def _check_not_busy(self, conversation: Conversation) -> None:
-        if any(a.conversation.id == conversation.id for a in self._active.values()):
+        if conversation.id in self._pending or any(a.conversation.id == conversation.id for a in self._active.values()):
             raise ChatRefused("conflict", "a reply is still being written in this conversation; wait for it or stop it")
 
     def _check_concurrency(self, chatter: Chatter, settings: InteractSettings) -> None:
@@ -294,10 +310,14 @@ class InteractService:
         metrics.IN_FLIGHT.inc()
         try:
             await writer.run(self.pool, request)
-        except Exception:  # a bug of ours: logged, stored and shown, and the other replies go on
+        except Exception:  # a bug of ours or the store failing: logged, stored if possible, shown, and others go on
             log.exception("a reply failed unexpectedly", extra={"reply": active.reply.id})
             with anyio.CancelScope(shield=True):
-                await writer.finish(ReplyStatus.FAILED, "the server failed while writing this reply")
+                try:
+                    await writer.finish(ReplyStatus.FAILED, "the server failed while writing this reply")
+                except Exception:
+                    log.exception("could not store the end of a failed reply", extra={"reply": active.reply.id})
+                    writer.tell_end(ReplyStatus.FAILED, "the server failed while writing this reply")
         finally:
             metrics.IN_FLIGHT.dec()
             self._active.pop(active.reply.id, None)
@@ -355,7 +375,9 @@ class ReplyWriter:
                     error = "stopped" if active.stopped_by == "stop" else "the participant left"
                 self._generating = False
                 self._wake.set()
-        except BaseException:  # shutdown: keep what was shown
+        except Exception:
+            raise  # a store failure mid-reply: _run_reply records it as failed
+        except BaseException:  # cancelled by a shutdown: keep what was shown
             with anyio.CancelScope(shield=True):
                 await self.finish(ReplyStatus.INTERRUPTED, "the server stopped before the reply ended")
             raise
@@ -412,16 +434,18 @@ class ReplyWriter:
         """Store and send the reply's end, with every piece that arrived (once)."""
         if self.ended:
             return
-        self.ended = True
-        metrics.REPLIES.labels(model=self.active.conversation.model, status=status.value).inc()
-        if self.pending:
-            piece = "".join(self.pending)
-            self.pending.clear()
-            self.content += piece
-            await self.store.update_reply(self.reply_id, self._progress(self.content, status, error))
+        piece = "".join(self.pending)
+        await self.store.update_reply(self.reply_id, self._progress(self.content + piece, status, error))
+        self.ended = True  # only once the end is stored: a failed write leaves the error path to try again
+        self.pending.clear()
+        self.content += piece
+        if piece:
             self._send({"type": "chat.delta", "text": piece})
-        else:
-            await self.store.update_reply(self.reply_id, self._progress(self.content, status, error))
+        metrics.REPLIES.labels(model=self.active.conversation.model, status=status.value).inc()
+        self.tell_end(status, error)
+
+    def tell_end(self, status: ReplyStatus, error: str | None) -> None:
+        """Send chat.end (also when the end could not be stored: the participant must not wait forever)."""
         self._send({
             "type": "chat.end",
             "status": status.value,
