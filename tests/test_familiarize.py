@@ -177,3 +177,26 @@ def test_bad_and_unauthorized_familiarize_requests_are_refused_clearly(study: Pi
     preview = study.facilitator.ok("GET", study.path("/familiarize"))
     assert preview["progress"]["practice_done"] == 0 and preview["stages"] == []
     assert ravi.ok("GET", study.path())["familiarize"] is None, "participants never get the answers through the study"
+
+
+def test_attempts_fired_in_parallel_cannot_get_past_the_limit(study: PilotStudy) -> None:
+    import anyio
+    import httpx
+
+    study.patch({"familiarize": {"max_attempts": 2, "pass_mark": 0.99}})
+    mei = study.join("Mei")
+    statuses: list[int] = []
+
+    async def attempt(client: httpx.AsyncClient) -> None:
+        response = await client.post(study.path("/familiarize/check"), json={"answers": STRUCTURE_INSTEAD})
+        statuses.append(response.status_code)
+
+    async def burst() -> None:
+        async with httpx.AsyncClient(base_url=study.server.http_url, headers=mei.headers, timeout=30) as client:
+            async with anyio.create_task_group() as tg:
+                for _ in range(8):
+                    tg.start_soon(attempt, client)
+
+    anyio.run(burst)
+    assert sorted(statuses) == [200, 200] + [409] * 6, "two attempts scored, the rest refused unscored"
+    assert mei.ok("GET", study.path("/familiarize"))["check"]["attempts"] == 2

@@ -191,7 +191,7 @@ def test_concurrent_operations_from_two_tabs_are_all_applied(study: ChatStudy) -
 def test_the_export_round_trips_in_json_and_csv(study: ChatStudy) -> None:
     ravi = Coder(study, study.ravi)
     item = first_baseline(ravi)
-    tricky = 'values; "commas", and quotes'
+    tricky = '=HYPERLINK("http://x"); "commas", and quotes'
     ravi.send(annotate(item, item["text"][:15], tricky, "hopeful"), annotate(item, item["text"][5:25], "hopeful"))
     codes = {c["label"]: c["id"] for c in ravi.state()["codes"]}
     ravi.send({"kind": "cluster.create", "id": rid(), "name": "Tone", "definition": "How it sounds",
@@ -204,8 +204,9 @@ def test_the_export_round_trips_in_json_and_csv(study: ChatStudy) -> None:
     text = study.ravi.get(study.path("/reflect/export.csv")).text
     rows = list(csv.DictReader(io.StringIO(text)))
     pairs = sorted((r["annotation_id"], r["code"]) for r in rows if r["row"] == "annotation")
-    assert pairs == sorted((a["id"], c) for a in exported["annotations"] for c in a["codes"])
-    assert {r["code"] for r in rows if r["row"] == "cluster"} == {tricky, "hopeful"}
+    assert pairs == sorted((a["id"], "'" + c if c.startswith("=") else c) for a in exported["annotations"] for c in a["codes"])
+    assert {r["code"] for r in rows if r["row"] == "cluster"} == {"'" + tricky, "hopeful"}, "a formula is defused"
+    assert all(not r["code"].startswith("=") for r in rows)
 
     by_facilitator = study.facilitator.ok("GET", study.path(f"/reflect/export.json?participant_id={study.ravi.me['participant_id']}"))
     assert by_facilitator["annotations"] == exported["annotations"]

@@ -138,3 +138,15 @@ def test_clusters_group_codes_a_code_may_be_in_two_and_every_change_can_be_undon
 def test_malformed_operations_are_refused_by_the_schema(op: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         OPERATION.validate_python(op)
+
+
+def test_undoing_an_unmerge_sends_each_code_back_where_it_was() -> None:
+    ravi = Participant()
+    annotate(ravi, A1, 9, 26, "tolerance", "peace")
+    annotate(ravi, A2, 34, 41, "tolerant", "peaceful")
+    by_label = {c.label: c.id for c in ravi.records.live_codes()}
+    ravi.do(kind="code.merge", ids=[by_label["tolerant"]], into=by_label["tolerance"])
+    ravi.do(kind="code.merge", ids=[by_label["peaceful"]], into=by_label["peace"])
+    unmerge = ravi.do(kind="code.unmerge", ids=[by_label["tolerant"], by_label["peaceful"]])
+    ravi.undo(unmerge)
+    assert ravi.labels(A2) == ["tolerance", "peace"]

@@ -249,7 +249,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         terms = packaged_gemma_terms()
         if terms is None:
             return PlainTextResponse("the packaged Gemma model is not installed", status_code=404)
-        return HTMLResponse(terms)
+        # third-party HTML on our origin: no scripts, no requests, no access to the session
+        return HTMLResponse(terms, headers={"Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'"})
 
     async def notice(request: Request) -> Response:
         return PlainTextResponse(NOTICE_PATH.read_text(encoding="utf-8") if NOTICE_PATH.is_file() else GEMMA_NOTICE)

@@ -70,8 +70,9 @@ class FamiliarizeStore(Protocol):
         """Insert or replace the participant's progress."""
         ...
 
-    async def record_check_attempt(self, attempt: CheckAttempt, progress: FamiliarizeProgress) -> None:
-        """Store an attempt and the progress it leads to, together."""
+    async def record_check_attempt(self, attempt: CheckAttempt, progress: FamiliarizeProgress,
+                                   max_attempts: int = 0) -> bool:
+        """Store an attempt and its progress, together; False (nothing stored) if passed already or out of attempts."""
         ...
 
     async def check_attempts(self, participant_id: str) -> list[CheckAttempt]: ...

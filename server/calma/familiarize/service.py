@@ -152,7 +152,8 @@ class Familiarize:
             check_passed_at=now if result.passed else None,
             updated_at=now,
         )
-        await self.store.record_check_attempt(attempt, progress)
+        if not await self.store.record_check_attempt(attempt, progress, content.max_attempts):
+            raise StepRefused("you have passed the check already, or used all your attempts")
         await self._complete_if_done(study, progress)
         return result, progress
 

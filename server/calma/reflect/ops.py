@@ -294,9 +294,11 @@ def apply(records: ReflectRecords, op: Any, participant: str, texts: Mapping[tup
             if code is None or code.merged_into is None:
                 raise OpRefused(f"code {code_id} is not merged into another")
             codes.append(code)
+        targets: dict[str, list[str]] = {}
         for code in codes:
+            targets.setdefault(code.merged_into, []).append(code.id)  # type: ignore[arg-type]
             w.put(dataclasses.replace(code, merged_into=None, updated_at=w.now))
-        w.applied.undo = [{"kind": "code.merge", "ids": [c.id for c in codes], "into": codes[0].merged_into}]
+        w.applied.undo = [{"kind": "code.merge", "ids": ids, "into": into} for into, ids in targets.items()]
     elif kind == "cluster.create":
         if op.id in w.clusters:
             raise OpRefused(f"cluster {op.id} exists already")

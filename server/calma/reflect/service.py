@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,10 @@ from calma.reflect.structural import HINT, StructuralDetector
 from calma.store.reflect_sql import IdTaken, SQLReflectStore, VersionMoved
 from calma.studies.model import Participant, Study, new_id
 
+log = logging.getLogger(__name__)
+
 SHARED_SAMPLE_SIZE = 5
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_ATTEMPTS = 5
 
 
@@ -122,9 +126,14 @@ class ReflectService:
     # -- views ---------------------------------------------------------------------------------
 
     async def hints(self, labels: list[str]) -> dict[str, str]:
+        """Hints for structural codes; if the detector fails, no hints (a hint never blocks the page)."""
         if self.detector is None or not labels:
             return {}
-        verdicts = await self.detector.judge(labels)
+        try:
+            verdicts = await self.detector.judge(labels)
+        except Exception:
+            log.exception("the structural-label hint failed; codes are shown without hints")
+            return {}
         return {label: HINT for label, verdict in zip(labels, verdicts, strict=True) if verdict.structural}
 
     async def state(self, study: Study, participant: Participant, others: Sequence[Participant] = (), *,
@@ -247,7 +256,7 @@ def export_csv(export: dict[str, Any]) -> str:
     Nothing is packed into a cell, so a code containing `;` or `,` survives a round trip.
     """
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_CSV_COLUMNS, lineterminator="\n")
+    writer = _SafeWriter(out, fieldnames=EXPORT_CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     labels = {c["id"]: c["label"] for c in export["codes"]}
     for c in export["codes"]:
@@ -262,3 +271,16 @@ def export_csv(export: dict[str, Any]) -> str:
             writer.writerow({"row": "cluster", "cluster_id": c["id"], "cluster": c["name"],
                              "definition": c["definition"], "code_id": code_id, "code": labels.get(code_id, "")})
     return out.getvalue()
+
+
+class _SafeWriter(csv.DictWriter):  # type: ignore[type-arg]
+    """A CSV writer that defuses spreadsheet formulas: a cell starting with = + - @ gets a leading `'`."""
+
+    def writerow(self, rowdict: Any) -> Any:
+        return super().writerow({k: _defuse(v) for k, v in rowdict.items()})
+
+
+def _defuse(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -46,15 +46,32 @@ class SQLFamiliarizeStore:
         async with self._db.transaction(write=True) as tx:
             await _upsert(tx, progress)
 
-    async def record_check_attempt(self, attempt: CheckAttempt, progress: FamiliarizeProgress) -> None:
+    async def record_check_attempt(self, attempt: CheckAttempt, progress: FamiliarizeProgress,
+                                   max_attempts: int = 0) -> bool:
+        """Store an attempt and the progress it leads to, together — unless the participant passed already or
+        used every attempt meanwhile (False; nothing stored). One guarded UPDATE counts the attempt, so parallel
+        attempts cannot get past the limit on either backend."""
         a = attempt
         async with self._db.transaction(write=True) as tx:
+            await tx.execute(
+                f"INSERT INTO familiarize_progress ({PROGRESS_COLUMNS}) VALUES (?, ?, 0, NULL, NULL, ?, 0, NULL, NULL, ?)"
+                " ON CONFLICT (participant_id) DO NOTHING",
+                (a.participant_id, a.study_id, "{}", a.created_at),
+            )
+            counted = await tx.execute(
+                "UPDATE familiarize_progress SET attempts = attempts + 1 WHERE participant_id = ?"
+                " AND check_passed_at IS NULL AND (? = 0 OR attempts < ?)",
+                (a.participant_id, max_attempts, max_attempts),
+            )
+            if counted != 1:
+                return False
             await tx.execute(
                 "INSERT INTO check_attempts (id, participant_id, study_id, answers, score, passed, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (a.id, a.participant_id, a.study_id, json.dumps(a.answers), a.score, a.passed, a.created_at),
             )
             await _upsert(tx, progress)
+            return True
 
     async def check_attempts(self, participant_id: str) -> list[CheckAttempt]:
         async with self._db.transaction(write=False) as tx:
@@ -133,10 +150,15 @@ async def _upsert(tx: Transaction, p: FamiliarizeProgress) -> None:
     practice = {item: {"codes": list(a.codes), "at": a.at} for item, a in p.practice.items()}
     await tx.execute(
         f"INSERT INTO familiarize_progress ({PROGRESS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (participant_id) DO UPDATE SET orientation_pages_seen = excluded.orientation_pages_seen,"
-        " orientation_done_at = excluded.orientation_done_at, lesson_done_at = excluded.lesson_done_at,"
-        " practice = excluded.practice, attempts = excluded.attempts, best_score = excluded.best_score,"
-        " check_passed_at = excluded.check_passed_at, updated_at = excluded.updated_at",
+        # what was reached stays reached, whatever a concurrent request wrote last
+        " ON CONFLICT (participant_id) DO UPDATE SET"
+        " orientation_pages_seen = CASE WHEN familiarize_progress.orientation_pages_seen > excluded.orientation_pages_seen THEN familiarize_progress.orientation_pages_seen ELSE excluded.orientation_pages_seen END,"
+        " orientation_done_at = COALESCE(familiarize_progress.orientation_done_at, excluded.orientation_done_at),"
+        " lesson_done_at = COALESCE(familiarize_progress.lesson_done_at, excluded.lesson_done_at),"
+        " practice = excluded.practice, attempts = CASE WHEN familiarize_progress.attempts > excluded.attempts THEN familiarize_progress.attempts ELSE excluded.attempts END,"
+        " best_score = CASE WHEN COALESCE(familiarize_progress.best_score, 0) > COALESCE(excluded.best_score, 0) THEN COALESCE(familiarize_progress.best_score, 0) ELSE COALESCE(excluded.best_score, 0) END,"
+        " check_passed_at = COALESCE(familiarize_progress.check_passed_at, excluded.check_passed_at),"
+        " updated_at = excluded.updated_at",
         (p.participant_id, p.study_id, p.orientation_pages_seen, p.orientation_done_at, p.lesson_done_at,
          json.dumps(practice), p.attempts, p.best_score, p.check_passed_at, p.updated_at),
     )

@@ -65,7 +65,7 @@ class SQLReflectStore:
             row = await tx.one("SELECT participant_id, result FROM reflect_ops WHERE op_id = ?", (op_id,))
             if row is not None:
                 if row["participant_id"] != participant_id:
-                    raise StoreError(f"operation id {op_id} was used by someone else")
+                    raise IdTaken(f"the operation id {op_id} is taken; choose another")
                 head = await tx.one("SELECT version FROM reflect_heads WHERE participant_id = ?", (participant_id,))
                 return json.loads(row["result"]), int(head["version"]) if head else 0, False
             records = await _records(tx, participant_id)
@@ -82,8 +82,12 @@ class SQLReflectStore:
                 raise IdTaken("a record id is taken; choose another") from exc
             version = records.version + 1
             if records.version == 0:
-                await tx.execute("INSERT INTO reflect_heads (participant_id, study_id, version) VALUES (?, ?, ?)",
-                                 (participant_id, study_id, version))
+                if await tx.execute(
+                    "INSERT INTO reflect_heads (participant_id, study_id, version) VALUES (?, ?, ?)"
+                    " ON CONFLICT (participant_id) DO NOTHING",
+                    (participant_id, study_id, version),
+                ) != 1:
+                    raise VersionMoved(participant_id)  # another tab's first operation got there first
             elif await tx.execute("UPDATE reflect_heads SET version = ? WHERE participant_id = ? AND version = ?",
                                   (version, participant_id, records.version)) != 1:
                 raise VersionMoved(participant_id)
