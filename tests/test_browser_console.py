@@ -15,16 +15,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.helpers.admin import create_facilitator
-from tests.helpers.browser import chromium, collect_errors
+from tests.helpers.browser import chromium
+from tests.helpers.console import (
+    LEAD,
+    TIMEOUT_MS,
+    add_group,
+    create_study,
+    new_page,
+    sign_in,
+)
 from tests.helpers.server import ServerProcess
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 10_000
-EMAIL, NAME, PASSWORD = "lead@example.org", "Lena Facilitator", "a long facilitator password"
+EMAIL, NAME, PASSWORD = LEAD
 SHOTS = os.environ.get("CALMA_SCREENSHOTS")  # a folder: save screenshots of the pages there (for looking at them)
 
 
@@ -52,33 +59,6 @@ async def screenshot(page: Page, name: str) -> None:
     await page.screenshot(path=str(Path(SHOTS) / f"{name}-phone.png"), full_page=True)
     if viewport is not None:
         await page.set_viewport_size(viewport)
-
-
-async def new_page(browser: Browser, **options: object) -> tuple[BrowserContext, Page, list[str]]:
-    context = await browser.new_context(**options)  # type: ignore[arg-type]
-    page = await context.new_page()
-    return context, page, collect_errors(page)
-
-
-async def sign_in(page: Page, server: ServerProcess) -> None:
-    await page.goto(f"{server.http_url}/console/")
-    await page.get_by_test_id("signin-email").fill(EMAIL)
-    await page.get_by_test_id("signin-password").fill(PASSWORD)
-    await page.get_by_test_id("signin-button").click()
-    await expect(page.get_by_test_id("signed-in-as")).to_contain_text(NAME, timeout=TIMEOUT_MS)
-
-
-async def create_study(page: Page, name: str) -> None:
-    await page.get_by_test_id("new-study-name").fill(name)
-    await page.get_by_test_id("create-study").click()
-    await expect(page.get_by_test_id("study-title")).to_have_text(name, timeout=TIMEOUT_MS)
-    await expect(page).to_have_url(re.compile(r"/console/\?study=[0-9a-f]{16}$"), timeout=TIMEOUT_MS)
-
-
-async def add_group(page: Page, name: str) -> None:
-    await page.get_by_test_id("group-name").fill(name)
-    await page.get_by_test_id("create-group").click()
-    await expect(page.get_by_test_id("group-item").filter(has_text=name)).to_be_visible(timeout=TIMEOUT_MS)
 
 
 async def create_invite(page: Page, group: str) -> Locator:

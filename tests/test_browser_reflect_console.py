@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from calma.access.sessions import SESSION_COOKIE
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
-from calma.access.sessions import SESSION_COOKIE
 from tests.helpers.api_client import Person
 from tests.helpers.browser import chromium, collect_errors
+from tests.helpers.console import sign_in
 from tests.helpers.interact import FACILITATOR, ChatStudy, chat_study, chatting
 from tests.helpers.server import ServerProcess
 
@@ -110,13 +111,8 @@ async def open_reflect(page: Page, study: ChatStudy) -> None:
     await expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live", timeout=TIMEOUT_MS)
 
 
-async def sign_in(page: Page, server: ServerProcess, study: str) -> None:
-    email, name, password = FACILITATOR
-    await page.goto(f"{server.http_url}/console/")
-    await page.get_by_test_id("signin-email").fill(email)
-    await page.get_by_test_id("signin-password").fill(password)
-    await page.get_by_test_id("signin-button").click()
-    await expect(page.get_by_test_id("signed-in-as")).to_contain_text(name, timeout=TIMEOUT_MS)
+async def sign_in_to_study(page: Page, server: ServerProcess, study: str) -> None:
+    await sign_in(page, server, FACILITATOR)
     await page.get_by_test_id("study-item").get_by_test_id("study-link").click()
     await expect(page).to_have_url(f"{server.http_url}/console/?study={study}", timeout=TIMEOUT_MS)
 
@@ -161,7 +157,7 @@ async def test_the_facilitator_follows_reflect_releases_the_codes_and_turns_on_t
     console_context = await browser.new_context()
     console = await console_context.new_page()
     console_errors = collect_errors(console)
-    await sign_in(console, study.server, study.study)
+    await sign_in_to_study(console, study.server, study.study)
     section = console.get_by_test_id("reflect-section")
     await expect(section.get_by_test_id("reflect-row")).to_have_count(4, timeout=TIMEOUT_MS)
     ravi, mei, asha_row, bo_row = (reflect_row(console, n) for n in ("Ravi", "Mei", "Asha", "Bo"))
