@@ -22,6 +22,7 @@ from calma.familiarize.progress import (
     FamiliarizeStore,
     OverrideScope,
     PracticeAnswer,
+    StageOverride,
 )
 from calma.studies.model import Stage, Study, new_id
 
@@ -63,12 +64,8 @@ class StageGate:
 
     async def statuses(self, study: Study, participant_id: str, group_id: str) -> list[StageStatus]:
         overrides = await self.store.stage_overrides(study.id)
-        group = {o.stage: o.state for o in overrides if o.scope is OverrideScope.GROUP and o.target_id == group_id}
-        person = {
-            o.stage: o.state for o in overrides if o.scope is OverrideScope.PARTICIPANT and o.target_id == participant_id
-        }
         completed = await self.store.completed_stages(participant_id)
-        return stage_statuses(study.content.stage_order, completed, group, person)
+        return _statuses(study, overrides, completed, participant_id, group_id)
 
     async def is_open(self, study: Study, participant_id: str, group_id: str, stage: Stage) -> bool:
         return is_open(await self.statuses(study, participant_id, group_id), stage)
@@ -77,15 +74,18 @@ class StageGate:
         """Every participant's stages (`groups`: participant id → group id), read in two queries."""
         overrides = await self.store.stage_overrides(study.id)
         completed = await self.store.completed_stages_of_study(study.id)
-        result = {}
-        for participant_id, group_id in groups.items():
-            group = {o.stage: o.state for o in overrides if o.scope is OverrideScope.GROUP and o.target_id == group_id}
-            person = {o.stage: o.state for o in overrides
-                      if o.scope is OverrideScope.PARTICIPANT and o.target_id == participant_id}
-            result[participant_id] = stage_statuses(
-                study.content.stage_order, completed.get(participant_id, {}), group, person
-            )
-        return result
+        return {
+            participant_id: _statuses(study, overrides, completed.get(participant_id, {}), participant_id, group_id)
+            for participant_id, group_id in groups.items()
+        }
+
+
+def _statuses(study: Study, overrides: Sequence[StageOverride], completed: Mapping[Stage, float],
+              participant_id: str, group_id: str) -> list[StageStatus]:
+    """One participant's stages from the study's overrides (theirs and their group's) and their completions."""
+    group = {o.stage: o.state for o in overrides if o.scope is OverrideScope.GROUP and o.target_id == group_id}
+    person = {o.stage: o.state for o in overrides if o.scope is OverrideScope.PARTICIPANT and o.target_id == participant_id}
+    return stage_statuses(study.content.stage_order, completed, group, person)
 
 
 class Familiarize:
