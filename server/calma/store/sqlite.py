@@ -44,9 +44,11 @@ class SQLiteStore:
 
     def _open_sync(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # First: with several processes opening one file (calma cluster), switching to WAL must wait for a lock
+        # another process holds while it migrates, not fail with "database is locked".
+        conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA foreign_keys=ON")  # the study tables declare theirs; the room log has none
         self._conn = conn
         self._migrate(conn)
