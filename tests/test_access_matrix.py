@@ -63,6 +63,9 @@ API = [
     ("GET",   "/api/studies/{S}/participants/{PA}/progress", None,                         (401, 200, 404, 200, 404, 404)),
     ("PUT",   "/api/studies/{S}/participants/{PA}/progress", {"stage": "familiarize"},     (401, 200, 404, 200, 404, 404)),
     ("GET",   "/api/studies/{S}/participants/{PB}/progress", None,                         (401, 200, 404, 404, 200, 404)),
+    ("GET",   "/api/studies/{S}/canvas?group_id={GA}",       None,                         (401, 200, 404, 200, 404, 200)),
+    ("POST",  "/api/studies/{S}/canvas/labels",              {"text": "kind", "group_id": "{GA}"}, (401, 201, 404, 201, 404, 403)),
+    ("POST",  "/api/studies/{S}/canvas/refresh",             {"group_id": "{GA}"},         (401, 200, 404, 403, 403, 403)),
 ]  # fmt: skip
 
 

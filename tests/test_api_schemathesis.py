@@ -69,6 +69,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         world.owner.ok("PUT", world.path("/api/studies/{S}/stage-overrides"),
                        {"group_id": world.ids["GA"], "stage": "interact", "state": "open"})
         world.ids["CONV"] = world.participant_a.ok("POST", world.path("/api/studies/{S}/conversations"), {}, status=201)["id"]
+        # A card on group A's canvas, for the card path.
+        world.ids["CARD"] = world.participant_a.ok("POST", world.path("/api/studies/{S}/canvas/labels"),
+                                                   {"text": "patient"}, status=201)["card"]["id"]
         yield world
     finally:
         server.stop()
@@ -96,7 +99,7 @@ def test_the_api_holds_up_to_generated_requests(
     ids = world.ids
     real = {
         "study_id": ids["S"], "group_id": ids["GA"], "participant_id": ids["PA"], "invite_id": ids["INV"],
-        "conversation_id": ids["CONV"], "item_id": "spice-level", "stage": "interact",
+        "conversation_id": ids["CONV"], "item_id": "spice-level", "stage": "interact", "card_id": ids["CARD"],
     }  # fmt: skip
     fixed = {name: real[name] for name in re.findall(r"{(\w+)}", path)}
     cookie = world.owner.cookie_headers

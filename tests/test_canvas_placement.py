@@ -13,7 +13,7 @@ import pytest
 
 from calma.canvas.grouping import suggest
 from calma.config import Settings
-from calma.canvas.placement import SPREAD, Placement
+from calma.canvas.placement import SPREAD, fit_plane, fresh_layout, project_onto, relayout
 from calma.embeddings.model import MODEL_PACKAGE, Embedder
 from calma.store.embeddings_sql import SQLEmbeddingCache
 from calma.store.factory import room_store
@@ -38,32 +38,48 @@ def vectors() -> np.ndarray:
 
 def test_near_meanings_are_nearer_than_far_ones_in_embeddings_and_on_the_map(vectors: np.ndarray) -> None:
     index = {label: i for i, label in enumerate(LABELS)}
-    placement = Placement()
-    positions = placement.add_many(LABELS, vectors)
-    positions = placement.refit()
+    layout = fresh_layout(vectors)
     closer_on_map = 0
     for a, b in NEAR:
         near_sim = float(vectors[index[a]] @ vectors[index[b]])
         others = [float(vectors[index[a]] @ vectors[i]) for label, i in index.items() if label not in (a, b)]
         assert near_sim > max(others), (a, b)  # the partner is the nearest meaning of all
-        pa, pb = np.array(positions[a]), np.array(positions[b])
+        pa, pb = layout[index[a]], layout[index[b]]
         near_d = float(np.linalg.norm(pa - pb))
-        far_d = np.median([np.linalg.norm(pa - np.array(positions[label])) for label in LABELS if label not in (a, b)])
+        far_d = np.median([np.linalg.norm(pa - layout[i]) for label, i in index.items() if label not in (a, b)])
         closer_on_map += near_d < far_d
     assert closer_on_map == len(NEAR), "on the 2-D map too, each pair sits closer than the median other label"
 
 
+def test_the_plane_is_the_principal_axes(vectors: np.ndarray) -> None:
+    from sklearn.decomposition import PCA
+
+    ours = fit_plane(vectors).coordinates(vectors)
+    reference = PCA(n_components=2).fit_transform(vectors)
+    assert np.allclose(np.abs(ours), np.abs(reference), atol=1e-4), "the same axes, up to sign"
+
+
 def test_adding_a_label_moves_nobody_and_a_refit_moves_cards_only_a_little(vectors: np.ndarray) -> None:
-    placement = Placement(refit_every=1000)
-    placement.add_many(LABELS[:-1], vectors[:-1])
-    placement.refit()
-    before = dict(placement.positions)
-    placement.add(LABELS[-1], vectors[-1])
-    assert {label: placement.positions[label] for label in before} == before, "projection: nobody else moves"
-    placement.refit()
-    moves = [np.linalg.norm(np.array(placement.positions[label]) - np.array(before[label])) for label in before]
+    old = fresh_layout(vectors[:-1])
+    plane = fit_plane(vectors[:-1])
+    new = project_onto(plane, vectors[:-1], old, vectors[-1:])
+    assert new.shape == (1, 2) and np.isfinite(new).all(), "projection places the new label; nobody else moves"
+    current = np.vstack([old, new])
+    anchors = np.array([True] * (len(LABELS) - 1) + [False])
+    refitted, _ = relayout(vectors, current, anchors)
+    moves = np.linalg.norm(refitted[:-1] - old, axis=1)
     print(f"refit after one new label: mean move {np.mean(moves):.1f}, max {np.max(moves):.1f} (spread {SPREAD:g})")
     assert np.mean(moves) < 0.1 * SPREAD and np.max(moves) < 0.3 * SPREAD
+
+
+def test_projection_follows_cards_people_moved(vectors: np.ndarray) -> None:
+    """A board people rearranged (rotated, shrunk, shifted): new labels land in the same frame."""
+    layout = fresh_layout(vectors[:-1])
+    plane = fit_plane(vectors[:-1])
+    turn = np.array([[0.0, -1.0], [1.0, 0.0]])
+    moved = 0.5 * layout @ turn + np.array([300.0, -200.0])
+    expected = 0.5 * project_onto(plane, vectors[:-1], layout, vectors[-1:]) @ turn + np.array([300.0, -200.0])
+    assert np.allclose(project_onto(plane, vectors[:-1], moved, vectors[-1:]), expected, atol=1e-3)
 
 
 def test_suggestions_are_hints_of_near_duplicates_and_groups(vectors: np.ndarray) -> None:

@@ -157,3 +157,23 @@ async def test_shutdown_closes_live_connections_with_1001(server: ServerProcess)
         frames: list[Any] = await frames_until_close(ana.websocket)
         assert ana.websocket.close_code == 1001, (frames, server.log()[-2000:])
         assert ana.websocket.close_reason == "server shutting down"
+
+
+async def test_the_facilitator_brings_everyone_to_one_canvas_view_and_participants_may_not(server: ServerProcess) -> None:
+    async with (
+        connect_live(live_url(server, **PARTICIPANT)) as ana,
+        connect_live(live_url(server, **FACILITATOR)) as lead,
+    ):
+        await ana.subscribe("s1", "g1")
+        ack, _ = await lead.command("s1", "g1", {"name": "view.set", "x": 250.0, "y": -75.5, "zoom": 1.5})
+        assert ack["type"] == "ack"
+        changed, _ = await ana.recv_until("control.state")
+        view = changed["state"]["view"]
+        assert (view["x"], view["y"], view["zoom"]) == (250, -75.5, 1.5) and view["at"] > 0
+
+        refused, _ = await ana.command("s1", "g1", {"name": "view.set", "x": 0.0, "y": 0.0, "zoom": 1.0})
+        assert (refused["type"], refused["code"]) == ("error", "forbidden")
+        for bad in ({"x": 0.0, "y": 0.0, "zoom": 0.0}, {"x": 2e6, "y": 0.0, "zoom": 1.0},
+                    {"x": 0.0, "y": 0.0}, {"x": "0", "y": 0.0, "zoom": 1.0}):
+            answer, _ = await lead.command("s1", "g1", {"name": "view.set", **bad})
+            assert (answer["type"], answer["code"]) == ("error", "invalid"), bad

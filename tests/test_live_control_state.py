@@ -183,3 +183,12 @@ def test_only_changed_entries_are_written() -> None:
     run(doc, "speaker.set", participant="ana")
     control.unobserve(subscription)
     assert written == [{"speaker", "speaker_since"}]
+
+
+def test_bringing_everyone_to_a_view_records_where_and_when_every_time() -> None:
+    doc = pycrdt.Doc()
+    assert read_state(doc)["view"] is None
+    run(doc, "view.set", x=120.5, y=-40.0, zoom=0.8)
+    assert read_state(doc)["view"] == {"x": 120.5, "y": -40, "zoom": 0.8, "at": T0}
+    changes = run(doc, "view.set", now=T0 + 5_000, x=120.5, y=-40.0, zoom=0.8)
+    assert changes["view"]["at"] == T0 + 5_000, "the same view again still moves everyone (they may have wandered off)"

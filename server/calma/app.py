@@ -31,6 +31,7 @@ from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.endpoint import serve_room
 from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
+from calma.canvas.service import CanvasService
 from calma.familiarize.progress import FamiliarizeStore
 from calma.familiarize.service import StageGate
 from calma.embeddings.model import MODEL_PACKAGE, Embedder
@@ -77,6 +78,7 @@ class Services:
     rooms: RoomManager
     interact: InteractService
     reflect: ReflectService
+    canvas: CanvasService
 
 
 async def start_interact(settings: Settings, store: Store, access: Access, tg: TaskGroup) -> InteractService:
@@ -189,13 +191,19 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
             async with anyio.create_task_group() as tg:
                 room_log = await start_room_log(settings, the_store, tg)
                 interact = await start_interact(settings, the_store, access, tg)
+                rooms = RoomManager(settings, room_log, tg)
+
+                def reflect_changed(study: str, participant: str, version: int) -> None:
+                    live.notify_participant(participant, {"type": "reflect.changed", "study": study, "version": version})
+                    canvas.reflect_changed(study, participant)  # the group's code cards follow
+
                 reflect = ReflectService(
                     SQLReflectStore(the_store), interact.conversations, StructuralDetector(embedder),
-                    on_change=lambda study, participant, version: live.notify_participant(
-                        participant, {"type": "reflect.changed", "study": study, "version": version}
-                    ),
+                    on_change=reflect_changed,
                 )
-                services = Services(the_store, RoomManager(settings, room_log, tg), interact, reflect)
+                canvas = CanvasService(lambda: rooms, embedder, access.studies, lambda: reflect)
+                await tg.start(canvas.run)
+                services = Services(the_store, rooms, interact, reflect, canvas)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield
                 tg.cancel_scope.cancel()
@@ -272,6 +280,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 interact=lambda: running().interact,
                 familiarize=access.familiarize,
                 reflect=lambda: running().reflect,
+                canvas=lambda: running().canvas,
             )
         ),
     ]

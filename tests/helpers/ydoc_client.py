@@ -64,10 +64,11 @@ class DocClient:
 
 
 @asynccontextmanager
-async def connect_doc(url: str, doc: pycrdt.Doc | None = None, *, sync_timeout: float = 10.0) -> AsyncIterator[DocClient]:
-    """Connect a pycrdt document to a room and wait until the first sync completed."""
+async def connect_doc(url: str, doc: pycrdt.Doc | None = None, *, sync_timeout: float = 10.0,
+                      headers: dict[str, str] | None = None) -> AsyncIterator[DocClient]:
+    """Connect a pycrdt document to a room (with these headers, e.g. a session cookie) and wait until the first sync."""
     doc = doc if doc is not None else pycrdt.Doc()
-    async with connect(url, max_size=None) as websocket:
+    async with connect(url, max_size=None, additional_headers=headers or {}) as websocket:
         async with pycrdt.Provider(doc, WebsocketChannel(websocket, url)) as provider:
             with anyio.fail_after(sync_timeout):
                 await provider.synced.wait()

@@ -128,6 +128,26 @@ export interface Timer {
   readonly paused_remaining_ms: RemainingMs | null
 }
 
+/**
+ * A point on the semantic canvas, in canvas units (the server's layout spreads cards about 1000 units from the centre).
+ * a finite number from -1000000 to 1000000
+ */
+export type CanvasCoordinate = number
+
+/**
+ * Canvas scale: screen pixels per canvas unit.
+ * a finite number from 0.01 to 50
+ */
+export type CanvasZoom = number
+
+/** Where the facilitator brought everyone on the canvas: the point at the centre of the screen, the zoom, and when. */
+export interface CanvasView {
+  readonly x: CanvasCoordinate
+  readonly y: CanvasCoordinate
+  readonly zoom: CanvasZoom
+  readonly at: ServerTime
+}
+
 /** The control document of one live session. */
 export interface ControlState {
   readonly segment: Segment
@@ -147,6 +167,8 @@ export interface ControlState {
    * at most 64 entries
    */
   readonly queue: ReadonlyArray<Id>
+  /** The canvas view the facilitator brought everyone to (view.set); clients follow when `at` changes. */
+  readonly view: CanvasView | null
 }
 
 /** A chat message's state. A participant's message is complete once stored; a reply is queued (waiting for a slot on the model), streaming, then complete, stopped (stop pressed, or the participant left), failed (the model's server failed; error says how) or interrupted (the server stopped mid-reply). Stopped, failed and interrupted replies keep the text that was shown. */
@@ -259,6 +281,17 @@ export interface HandLowerCommand {
   readonly name: 'hand.lower'
 }
 
+/**
+ * Bring everyone's canvas to this view: (x, y) at the centre of the screen, at this zoom.
+ * Who may send it: facilitator.
+ */
+export interface ViewSetCommand {
+  readonly name: 'view.set'
+  readonly x: CanvasCoordinate
+  readonly y: CanvasCoordinate
+  readonly zoom: CanvasZoom
+}
+
 /** A change to the control document, asked for by a client; `roles` says who may send it. */
 export type Command =
   | SegmentSetCommand
@@ -270,6 +303,7 @@ export type Command =
   | SpeakerSetCommand
   | HandRaiseCommand
   | HandLowerCommand
+  | ViewSetCommand
 
 // -- frames --------------------------------------------------------------
 
@@ -501,6 +535,7 @@ export const COMMAND_ROLES: { readonly [N in Command['name']]: ReadonlyArray<Rol
   'speaker.set': ['facilitator'],
   'hand.raise': ['participant'],
   'hand.lower': ['participant'],
+  'view.set': ['facilitator'],
 }
 
 /** What each error code means. */
@@ -570,6 +605,7 @@ export const CONTROL_STATE_DEFAULTS: ControlState = {
   speaker: null,
   speaker_since: null,
   queue: [],
+  view: null,
 }
 
 /** The hub room holding a live session's control document (read-only for clients). */

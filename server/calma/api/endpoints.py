@@ -24,6 +24,7 @@ from calma.access.tokens import TokenRejected
 from calma.api.body import read_json, read_query
 from calma.api.problems import token_rejected, unauthenticated, unavailable
 from calma.config import Settings
+from calma.canvas.service import CanvasService
 from calma.familiarize.progress import FamiliarizeStore
 from calma.interact.service import InteractService
 from calma.reflect.service import ReflectService
@@ -63,6 +64,12 @@ class ApiContext:
     interact: Callable[[], InteractService] | None = None  # None: this server offers no chat
     familiarize: FamiliarizeStore | None = None
     reflect: Callable[[], ReflectService] | None = None
+    canvas: Callable[[], CanvasService] | None = None
+
+    def canvas_service(self) -> CanvasService:
+        if self.canvas is None:
+            raise unavailable("this server has no semantic canvas")
+        return self.canvas()
 
     def reflect_service(self) -> ReflectService:
         if self.reflect is None:

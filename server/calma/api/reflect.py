@@ -153,6 +153,9 @@ async def put_settings(call: Call) -> Response:
     if body.share_sample is not None:
         share = body.share_sample
     await store.set_settings(study.id, released_at, share)
+    if call.api.canvas is not None:  # the code cards on each group's canvas follow the release
+        for group in await call.api.store.groups_of(study.id):
+            call.api.canvas_service().group_stale(study.id, group.id)
     return json_reply(await _settings(call, study))
 
 

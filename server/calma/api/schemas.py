@@ -192,6 +192,20 @@ class InteractSettingsPatch(RequestModel):
     max_conversations: Annotated[int, Field(ge=1, le=1000)] | None = Field(default=None, description="per participant")
 
 
+class DiscussSettingsPatch(RequestModel):
+    """How the live Discuss session shows what people wrote; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    anonymous_canvas: bool | None = Field(
+        default=None, description="cards on the semantic canvas show no authors (the default: true)"
+    )
+
+
+class DiscussSettings(ReplyModel):
+    anonymous_canvas: bool
+
+
 class StudyPatch(RequestModel):
     """Fields left out (or null) stay as they are."""
 
@@ -217,6 +231,7 @@ class StudyPatch(RequestModel):
     ) = None
     interact: InteractSettingsPatch | None = None
     familiarize: FamiliarizePatch | None = None
+    discuss: DiscussSettingsPatch | None = None
 
 
 class GroupCreate(RequestModel):
@@ -412,6 +427,7 @@ class Study(ReplyModel):
     baseline_interactions: list[BaselineInteraction]
     stage_order: list[Stage]
     interact: InteractSettings
+    discuss: DiscussSettings
     familiarize: FamiliarizeContent | None = Field(
         description="the lesson, practice round and check with their answers: the facilitator's only"
     )
@@ -446,6 +462,7 @@ class Study(ReplyModel):
             ],
             stage_order=list(content.stage_order),
             interact=InteractSettings.of(content.interact),
+            discuss=DiscussSettings(anonymous_canvas=content.discuss.anonymous_canvas),
             familiarize=FamiliarizeContent.of(content.familiarize) if manager else None,
             created_at=_time(study.created_at),
             updated_at=_time(study.updated_at),
@@ -1008,3 +1025,63 @@ class ExportQuery(RequestModel):
 
 class GroupCodesQuery(RequestModel):
     group_id: Id | None = Field(default=None, description="facilitators: which group")
+
+
+# -- the semantic canvas -------------------------------------------------------------------------
+
+
+class CanvasQuery(RequestModel):
+    group_id: Id | None = Field(default=None, description="facilitators: which group (participants and observers: their own)")
+
+
+class CanvasInfo(ReplyModel):
+    study_id: str
+    group_id: str
+    group_name: str
+    room: str = Field(description="the board room (y-websocket at /rooms/<room>) whose `cards`, `hints` and `layout` are the canvas")
+    anonymous: bool = Field(description="cards show no authors (the study's discuss.anonymous_canvas)")
+    can_write: bool = Field(description="may write labels, move cards and accept or dismiss hints (not observers)")
+    can_steer: bool = Field(description="may bring everyone to one view (`view.set` on /live): the facilitator")
+    cards: int = Field(description="cards on the board now")
+
+
+class CanvasLabelIn(RequestModel):
+    text: Name = Field(description="a label to place on the canvas (1-200 characters, not blank)")
+    group_id: Id | None = Field(default=None, description="facilitators: which group")
+
+
+class CanvasCardOut(ReplyModel):
+    id: str
+    text: str
+    kind: str
+    x: float
+    y: float
+
+
+class CanvasLabelOut(ReplyModel):
+    card: CanvasCardOut
+
+
+class CanvasExcerpt(ReplyModel):
+    quote: str
+    source: str = Field(description="`baseline`, `own` (the viewer's own conversation) or `shared`")
+    prompt: str = Field(description="the prompt the response answered, for context")
+
+
+class CanvasCardDetail(ReplyModel):
+    id: str
+    text: str
+    kind: str
+    uses: int
+    people: int
+    authors: list[str] = Field(description="empty when the canvas is anonymous")
+    excerpts: list[CanvasExcerpt]
+    private_excerpts: int = Field(description="excerpts from conversations whose authors did not share them")
+
+
+class CanvasRefreshIn(RequestModel):
+    group_id: Id
+
+
+class CanvasRefreshOut(ReplyModel):
+    codes: int = Field(description="code cards on the board after the refresh (0 until the codes are released)")

@@ -49,6 +49,9 @@ async def patch_study(call: Call) -> Response:
     study = await managed_study(call)
     patch = call.body_as(schemas.StudyPatch)
     updated = await call.api.store.update_study(study.id, apply_patch(study.content, patch))
+    if updated.content.discuss != study.content.discuss and call.api.canvas is not None:
+        for group in await call.api.store.groups_of(study.id):  # authors shown or hidden on every canvas
+            call.api.canvas_service().group_stale(study.id, group.id)
     return json_reply(schemas.Study.of(updated))
 
 
@@ -98,6 +101,9 @@ def apply_patch(content: model.StudyContent, patch: schemas.StudyPatch) -> model
     if patch.interact is not None:
         changes = {name: value for name, value in patch.interact.model_dump().items() if value is not None}
         content = replace(content, interact=replace(content.interact, **changes))
+    if patch.discuss is not None:
+        changes = {name: value for name, value in patch.discuss.model_dump().items() if value is not None}
+        content = replace(content, discuss=replace(content.discuss, **changes))
     if patch.baseline_interactions is not None:
         content = replace(
             content,

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 
 from calma.canvas.grouping import group_of, suggest
-from calma.canvas.placement import Placement
+from calma.canvas.placement import fresh_layout
 from calma.embeddings.model import Embedder
 
 MAX_LABELS = 20_000
@@ -45,9 +45,8 @@ def read_labels(path: Path) -> list[str]:
 
 def place(labels: list[str], embedder: Embedder) -> dict[str, Any]:
     vectors = anyio.run(embedder.embed, labels)
-    placement = Placement()
-    placement.add_many(labels, vectors)
-    positions = placement.refit()
+    layout = fresh_layout(vectors)
+    positions = {label: (float(x), float(y)) for label, (x, y) in zip(labels, layout, strict=True)}
     suggestions = suggest(labels, vectors)
     groups = group_of(suggestions)
     return {

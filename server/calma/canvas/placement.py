@@ -1,98 +1,103 @@
 """Positions from embeddings that stay stable as labels arrive.
 
-A `Placement` is fitted on the labels it has (PCA of the unit embeddings to
-two dimensions, scaled to a fixed spread). A new label is *projected* with
-the current fit: it lands near its neighbours and nobody else moves. Now and
-then (`refit_every` labels) the projection is fitted again on everything and
-the new layout is rotated, reflected and scaled onto the old one (orthogonal
-Procrustes), so the refit moves cards as little as possible; the client
-animates what moves.
+A layout is the embeddings' first two principal axes (a `Plane`), scaled to
+a fixed spread. A new label is *projected* with the current plane: it lands
+near its neighbours and nobody else moves. Now and then the plane is fitted
+again on everything and the new layout is rotated, reflected and scaled onto
+the old one (Procrustes), so the refit moves cards as little as possible; the
+client animates what moves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
-from sklearn.decomposition import PCA
 
 SPREAD = 1000.0  # canvas units: the fitted layout's RMS distance from its centre
 
 
-@dataclass
-class Placement:
-    """Labels → 2-D positions; `add` projects, `refit` re-fits and aligns."""
+# On a live board people move cards, so the layout of record is the board's positions. A `Plane`
+# (the first two principal axes of the embeddings, fitted at the last refit) is the current
+# projection: `project_onto` maps the placed cards onto it, aligns that to where they are now
+# (rotation, reflection, uniform scale and shift: least squares) and projects the new cards the
+# same way: they land near their neighbours as people see them, and nobody moves. `relayout`
+# fits a new plane on everything and aligns it onto the current positions of the cards that may
+# move, so a refit moves cards as little as a rigid motion allows.
 
-    refit_every: int = 25
-    positions: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    _pca: PCA | None = None
-    _scale: float = 1.0
-    _since_fit: int = 0
-    _centre: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    _components: int = 2
-    _rotation: np.ndarray = field(default_factory=lambda: np.eye(2))
-    _shift: np.ndarray = field(default_factory=lambda: np.zeros(2))
+MIN_FITTED = 3  # below this many placed cards, the whole board is laid out afresh
 
-    def __len__(self) -> int:
-        return len(self.positions)
 
-    def add(self, label: str, vector: np.ndarray) -> tuple[float, float]:
-        """Place one label (again: keep its place). Returns its position."""
-        if label in self.positions:
-            return self.positions[label]
-        self._vectors[label] = vector
-        if self._pca is None or len(self._vectors) <= 3:
-            self.refit()  # too few points for a projection worth keeping: fit on all
-        else:
-            self.positions[label] = self._project(vector[None, :])[0]
-            self._since_fit += 1
-            if self._since_fit >= self.refit_every:
-                self.refit()
-        return self.positions[label]
+@dataclass(frozen=True)
+class Plane:
+    """The two principal axes of a set of unit embeddings (one, or none, for fewer distinct points)."""
 
-    def add_many(self, labels: list[str], vectors: np.ndarray) -> dict[str, tuple[float, float]]:
-        for label, vector in zip(labels, vectors, strict=True):
-            self.add(label, vector)
-        return {label: self.positions[label] for label in labels}
+    mean: np.ndarray  # (dimensions,)
+    axes: np.ndarray  # (k, dimensions), k <= 2
 
-    def refit(self) -> dict[str, tuple[float, float]]:
-        """Fit on every label, then align the new layout onto the old positions (those that had one)."""
-        labels = list(self._vectors)
-        matrix = np.stack([self._vectors[label] for label in labels])
-        if len(labels) == 1:
-            self.positions = {labels[0]: (0.0, 0.0)}
-            self._pca = None
-            return self.positions
-        components = min(2, len(labels) - 1, matrix.shape[1])
-        pca = PCA(n_components=components, random_state=0).fit(matrix)
-        raw = pca.transform(matrix)
-        if components == 1:
-            raw = np.hstack([raw, np.zeros((len(labels), 1))])
-        centred = raw - raw.mean(axis=0)
-        rms = float(np.sqrt((centred**2).sum(axis=1).mean())) or 1.0
-        scale = SPREAD / rms
-        layout = centred * scale
-        old = [i for i, label in enumerate(labels) if label in self.positions]
-        if len(old) >= 3:
-            before = np.array([self.positions[labels[i]] for i in old])
-            after = layout[old]
-            mu_b, mu_a = before.mean(axis=0), after.mean(axis=0)
-            rotation, _ = orthogonal_procrustes(after - mu_a, before - mu_b)
-            layout = (layout - mu_a) @ rotation + mu_b
-            self._rotation, self._shift = rotation, mu_b - mu_a @ rotation
-        else:
-            self._rotation, self._shift = np.eye(2), np.zeros(2)
-        self._pca, self._scale, self._centre, self._components = pca, scale, raw.mean(axis=0), components
-        self._since_fit = 0
-        self.positions = {label: (float(x), float(y)) for label, (x, y) in zip(labels, layout, strict=True)}
-        return self.positions
+    def coordinates(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, 2) coordinates in the plane (a missing axis reads as 0)."""
+        coords = (vectors - self.mean) @ self.axes.T
+        return coords if coords.shape[1] == 2 else np.hstack([coords, np.zeros((len(vectors), 2 - coords.shape[1]))])
 
-    def _project(self, vectors: np.ndarray) -> list[tuple[float, float]]:
-        assert self._pca is not None
-        raw = self._pca.transform(vectors)
-        if self._components == 1:
-            raw = np.hstack([raw, np.zeros((len(vectors), 1))])
-        layout = (raw - self._centre) * self._scale @ self._rotation + self._shift
-        return [(float(x), float(y)) for x, y in layout]
+
+def fit_plane(vectors: np.ndarray) -> Plane:
+    """Principal axes from the smaller of the two Gram matrices (fast for hundreds of cards)."""
+    mean = vectors.mean(axis=0)
+    centred = (vectors - mean).astype(np.float64)
+    k = min(2, len(vectors) - 1, vectors.shape[1])
+    if k <= 0:
+        return Plane(mean, np.zeros((0, vectors.shape[1])))
+    if len(vectors) < vectors.shape[1]:
+        values, rows = np.linalg.eigh(centred @ centred.T)
+        order = np.argsort(values)[::-1][:k]
+        axes = (centred.T @ rows[:, order]).T
+    else:
+        values, columns = np.linalg.eigh(centred.T @ centred)
+        order = np.argsort(values)[::-1][:k]
+        axes = columns[:, order].T
+    norms = np.linalg.norm(axes, axis=1, keepdims=True)
+    return Plane(mean, axes / np.where(norms > 1e-12, norms, 1.0))
+
+
+def similarity_transform(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """Rotation (or reflection) R, scale s and shift t with s * source @ R + t ≈ target (least squares)."""
+    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
+    a, b = source - mu_s, target - mu_t
+    rotation, singular_sum = orthogonal_procrustes(a, b)
+    norm = float((a**2).sum())
+    scale = float(singular_sum) / norm if norm > 1e-12 else 1.0
+    return rotation, scale, mu_t - scale * mu_s @ rotation
+
+
+def fresh_layout(vectors: np.ndarray, plane: Plane | None = None) -> np.ndarray:
+    """A layout of these vectors alone, centred, with RMS distance SPREAD from the centre."""
+    if len(vectors) == 1:
+        return np.zeros((1, 2))
+    coords = (plane or fit_plane(vectors)).coordinates(vectors)
+    centred = coords - coords.mean(axis=0)
+    rms = float(np.sqrt((centred**2).sum(axis=1).mean())) or 1.0
+    return centred * (SPREAD / rms)
+
+
+def project_onto(plane: Plane, placed_vectors: np.ndarray, placed_positions: np.ndarray,
+                 new_vectors: np.ndarray) -> np.ndarray:
+    """Positions for new vectors on a board whose placed cards stay where they are (needs MIN_FITTED placed)."""
+    if len(placed_vectors) < MIN_FITTED:
+        raise ValueError(f"projecting needs at least {MIN_FITTED} placed cards")
+    rotation, scale, shift = similarity_transform(plane.coordinates(placed_vectors), placed_positions)
+    return scale * plane.coordinates(new_vectors) @ rotation + shift
+
+
+def relayout(vectors: np.ndarray, positions: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, Plane]:
+    """A fresh layout of every vector, aligned onto `positions` of the rows where `anchors` is true; and its plane.
+
+    With fewer than MIN_FITTED anchors the fresh layout is returned as it is.
+    """
+    plane = fit_plane(vectors)
+    layout = fresh_layout(vectors, plane)
+    if int(anchors.sum()) < MIN_FITTED:
+        return layout, plane
+    rotation, scale, shift = similarity_transform(layout[anchors], positions[anchors])
+    return scale * layout @ rotation + shift, plane

@@ -211,6 +211,11 @@ def hand_lower(state: State, command: Command, participant: str | None, now_ms: 
     return {"queue": [waiting for waiting in state["queue"] if waiting != participant]}
 
 
+def view_set(state: State, command: Command, participant: str | None, now_ms: int) -> State:
+    """Bring everyone's canvas to one view; `at` changes every time, so clients follow even to the same place."""
+    return {"view": {"x": command["x"], "y": command["y"], "zoom": command["zoom"], "at": now_ms}}
+
+
 Transition = Callable[[State, Command, "str | None", int], State]
 
 TRANSITIONS: Mapping[str, Transition] = {
@@ -223,6 +228,7 @@ TRANSITIONS: Mapping[str, Transition] = {
     "speaker.set": speaker_set,
     "hand.raise": hand_raise,
     "hand.lower": hand_lower,
+    "view.set": view_set,
 }
 
 

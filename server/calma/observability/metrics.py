@@ -38,6 +38,15 @@ GROUP_COMMIT_BATCH = Histogram(
     registry=REGISTRY,
 )
 COMPACTIONS = Counter("calma_compactions_total", "Update logs folded into snapshots.", registry=REGISTRY)
+CANVAS_PASSES = Counter(
+    "calma_canvas_passes_total", "Placement passes on canvases (requests that arrive together share one).", registry=REGISTRY
+)
+CANVAS_CARDS_PLACED = Counter("calma_canvas_cards_placed_total", "Cards placed on canvases.", registry=REGISTRY)
+CANVAS_REFITS = Counter("calma_canvas_refits_total", "Canvas layouts fitted again and aligned to the old.", registry=REGISTRY)
+CANVAS_PLACE_SECONDS = Histogram(
+    "calma_canvas_place_seconds", "One placement pass: embedding, fitting and the durable board update.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=REGISTRY,
+)
 
 
 def render() -> bytes:

@@ -46,6 +46,13 @@ class Item:
     model: str | None = None
 
 
+@dataclass(frozen=True)
+class CodeUse:
+    label: str  # as its first user wrote it
+    uses: int  # annotations coded with it
+    participants: frozenset[str]
+
+
 @dataclass
 class OpOutcome:
     op_id: str
@@ -219,6 +226,15 @@ class ReflectService:
 
     async def group_codes(self, study: Study, participants: Sequence[Participant]) -> list[dict[str, Any]]:
         """The group's codes: how often each label was used, by how many people (labels compared case-blind)."""
+        uses = await self.group_code_uses(study, participants)
+        total = sum(use.uses for use in uses) or 1
+        return [
+            {"label": use.label, "uses": use.uses, "participants": len(use.participants), "frequency": use.uses / total}
+            for use in uses
+        ]
+
+    async def group_code_uses(self, study: Study, participants: Sequence[Participant]) -> list[CodeUse]:
+        """Each label the group used (compared case-blind), how often and by whom; most used first."""
         all_records = await self.store.records_of_study(study.id)
         uses: Counter[str] = Counter()
         people: dict[str, set[str]] = {}
@@ -239,11 +255,7 @@ class ReflectService:
                     shown.setdefault(key, label)
                     uses[key] += 1
                     people.setdefault(key, set()).add(participant.id)
-        total = sum(uses.values()) or 1
-        return [
-            {"label": shown[key], "uses": count, "participants": len(people[key]), "frequency": count / total}
-            for key, count in uses.most_common()
-        ]
+        return [CodeUse(shown[key], count, frozenset(people[key])) for key, count in uses.most_common()]
 
 
 EXPORT_CSV_COLUMNS = ("row", "annotation_id", "target_kind", "target_id", "start", "end", "quote", "memo",

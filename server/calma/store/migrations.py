@@ -543,6 +543,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             );
         """,
     ),
+    Migration(
+        version=7,
+        description="Discuss: the study's discuss settings (the semantic canvas's anonymity)",
+        sqlite="ALTER TABLE studies ADD COLUMN discuss TEXT NOT NULL DEFAULT '{}';",
+        postgres="ALTER TABLE studies ADD COLUMN discuss JSONB NOT NULL DEFAULT '{}';",
+    ),
 )
 
 

@@ -25,6 +25,7 @@ from calma.store.sql import IntegrityViolation, Row, SQLDatabase, Transaction
 from calma.studies.model import (
     BaselineInteraction,
     DeploymentContext,
+    DiscussSettings,
     Facilitator,
     FacilitatorAccount,
     Group,
@@ -47,7 +48,8 @@ from calma.studies.store import AlreadyExists
 
 STUDY_COLUMNS = (
     "id, owner_id, name, context_name, context_description, system_prompt, models, orientation,"
-    " training_name, training_system_prompt, training_examples, stage_order, interact, familiarize, created_at, updated_at"
+    " training_name, training_system_prompt, training_examples, stage_order, interact, familiarize, discuss,"
+    " created_at, updated_at"
 )
 INVITE_COLUMNS = "id, study_id, group_id, role, participant_id, expires_at, revoked_at, created_by, created_at"
 PARTICIPANT_COLUMNS = "id, study_id, group_id, display_name, invite_id, created_at"
@@ -99,7 +101,7 @@ class SQLStudyStore:
         study = Study(id=new_id(), owner_id=owner_id, content=content, created_at=now, updated_at=now)
         async with self._db.transaction(write=True) as tx:
             await tx.execute(
-                f"INSERT INTO studies ({STUDY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO studies ({STUDY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (study.id, owner_id, *_content_values(content), now, now),
             )
             await _write_baseline(tx, study.id, content.baseline_interactions)
@@ -123,7 +125,8 @@ class SQLStudyStore:
             changed = await tx.execute(
                 "UPDATE studies SET name = ?, context_name = ?, context_description = ?, system_prompt = ?,"
                 " models = ?, orientation = ?, training_name = ?, training_system_prompt = ?,"
-                " training_examples = ?, stage_order = ?, interact = ?, familiarize = ?, updated_at = ? WHERE id = ?",
+                " training_examples = ?, stage_order = ?, interact = ?, familiarize = ?, discuss = ?,"
+                " updated_at = ? WHERE id = ?",
                 (*_content_values(content), now, study_id),
             )
             if changed != 1:
@@ -359,6 +362,7 @@ def _content_values(content: StudyContent) -> tuple[Any, ...]:
         json.dumps([stage.value for stage in content.stage_order]),
         json.dumps(dataclasses.asdict(content.interact)),
         json.dumps(dataclasses.asdict(content.familiarize)),
+        json.dumps(dataclasses.asdict(content.discuss)),
     )
 
 
@@ -407,6 +411,7 @@ async def _study(tx: Transaction, row: Row) -> Study:
         stage_order=tuple(Stage(stage) for stage in json.loads(row["stage_order"])),
         interact=_interact(json.loads(row["interact"])),
         familiarize=familiarize_from_json(json.loads(row["familiarize"])),
+        discuss=_known_fields(DiscussSettings, json.loads(row["discuss"])),
     )
     return Study(
         id=row["id"],
@@ -431,6 +436,12 @@ def _interact(stored: dict[str, Any]) -> InteractSettings:
     if "model_choice" in values:
         values["model_choice"] = ModelChoice(values["model_choice"])
     return InteractSettings(**values)
+
+
+def _known_fields(kind: type[DiscussSettings], stored: dict[str, Any]) -> DiscussSettings:
+    """Stored settings over the defaults: fields a later version added read as their defaults."""
+    known = {f.name for f in dataclasses.fields(kind)}
+    return kind(**{key: value for key, value in stored.items() if key in known})
 
 
 def _facilitator(row: Row) -> Facilitator:

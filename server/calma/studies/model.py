@@ -144,6 +144,13 @@ class InteractSettings:
 
 
 @dataclass(frozen=True)
+class DiscussSettings:
+    """How the live Discuss session shows what people wrote."""
+
+    anonymous_canvas: bool = True  # cards on the semantic canvas show no authors (privacy by default)
+
+
+@dataclass(frozen=True)
 class StudyContent:
     """Everything a facilitator edits about a study."""
 
@@ -155,6 +162,7 @@ class StudyContent:
     stage_order: tuple[Stage, ...] = DEFAULT_STAGE_ORDER
     interact: InteractSettings = InteractSettings()
     familiarize: Familiarize = Familiarize()
+    discuss: DiscussSettings = DiscussSettings()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,124 @@
+"""The semantic canvas over REST: which board a person's canvas is, writing a label onto it, what is behind a card.
+
+The canvas itself — cards, positions, hints — lives in the group's board
+room and reaches browsers over the y-websocket protocol; these endpoints are
+what needs the server: placing a new label (it is embedded and placed by
+`calma.canvas.service`), the excerpts behind a card (which depend on who
+asks), and the facilitator's refresh from Reflect.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from calma.access import policy
+from calma.api import schemas
+from calma.api.endpoints import Call, Endpoint, json_reply
+from calma.api.lookups import managed_study, visible_group, visible_study
+from calma.api.problems import Problem, forbidden, not_found, unavailable
+from calma.canvas.board import CardContent, CardKind
+from calma.canvas.service import CanvasService
+from calma.embeddings.model import EmbeddingUnavailable
+from calma.studies.model import Group, Study
+from calma.studies.rooms import StudyRoom
+
+TAG = "canvas"
+
+
+async def _group(call: Call, study: Study, group_id: str | None) -> Group:
+    """The group whose canvas is meant: the facilitator names it; participants and observers have their own."""
+    principal = call.user
+    if policy.manages_study(principal, study):
+        if group_id is None:
+            raise Problem("validation-failed", "facilitators: say which group (group_id)")
+        return await visible_group(call, study, group_id)
+    if principal.group_id is None or group_id not in (None, principal.group_id):
+        raise not_found("the group")
+    return await visible_group(call, study, principal.group_id)
+
+
+def _service(call: Call) -> CanvasService:
+    return call.api.canvas_service()
+
+
+async def get_canvas(call: Call) -> Response:
+    study = await visible_study(call)
+    group = await _group(call, study, call.query_as(schemas.CanvasQuery).group_id)
+    principal = call.user
+    room = StudyRoom.board(study.id, group.id).name
+    cards = await _service(call).cards(study.id, group.id)
+    return json_reply(schemas.CanvasInfo(
+        study_id=study.id, group_id=group.id, group_name=group.name, room=room,
+        anonymous=study.content.discuss.anonymous_canvas, can_write=not principal.is_observer,
+        can_steer=policy.manages_study(principal, study), cards=len(cards),
+    ))
+
+
+async def post_label(call: Call) -> Response:
+    study = await visible_study(call)
+    body = call.body_as(schemas.CanvasLabelIn)
+    group = await _group(call, study, body.group_id)
+    principal = call.user
+    if principal.is_observer:
+        raise forbidden("observers follow the canvas; they do not write on it")
+    text = " ".join(body.text.split())
+    authors = () if study.content.discuss.anonymous_canvas else (principal.name,)
+    content = CardContent(text, CardKind.LABEL, authors)
+    try:
+        positions = await _service(call).place(study.id, group.id, [content], accumulate=True)
+    except EmbeddingUnavailable as exc:
+        raise unavailable(f"the canvas cannot place labels now: {exc}") from exc
+    x, y = positions[content.id]
+    card = schemas.CanvasCardOut(id=content.id, text=text, kind=content.kind.value, x=x, y=y)
+    return json_reply(schemas.CanvasLabelOut(card=card), status=201)
+
+
+async def get_card(call: Call) -> Response:
+    study = await visible_study(call)
+    group = await _group(call, study, call.query_as(schemas.CanvasQuery).group_id)
+    principal = call.user
+    service = _service(call)
+    card = (await service.cards(study.id, group.id)).get(call.param("card_id"))
+    if card is None:
+        raise not_found("the card")
+    viewer = await call.api.store.participant(principal.participant_id) if principal.participant_id else None
+    excerpts, private = await service.excerpts(study, group.id, card, viewer=viewer,
+                                               facilitator=policy.manages_study(principal, study))
+    content = card.content
+    return json_reply(schemas.CanvasCardDetail(
+        id=card.id, text=content.text, kind=content.kind.value, uses=content.uses, people=content.people,
+        authors=[] if study.content.discuss.anonymous_canvas else list(content.authors),
+        excerpts=[schemas.CanvasExcerpt(quote=e.quote, source=e.source, prompt=e.prompt) for e in excerpts],
+        private_excerpts=private,
+    ))
+
+
+async def refresh(call: Call) -> Response:
+    study = await managed_study(call)
+    group = await visible_group(call, study, call.body_as(schemas.CanvasRefreshIn).group_id)
+    codes = await _service(call).sync_codes(study.id, group.id)
+    return json_reply(schemas.CanvasRefreshOut(codes=codes))
+
+
+ENDPOINTS = [
+    Endpoint(
+        "GET", "/studies/{study_id}/canvas", get_canvas, "canvas",
+        "Which board room is your group's canvas, and what you may do on it", TAG,
+        response=schemas.CanvasInfo, query=schemas.CanvasQuery, problems=(403,),
+    ),
+    Endpoint(
+        "POST", "/studies/{study_id}/canvas/labels", post_label, "writeCanvasLabel",
+        "Write a label on the canvas: the server embeds it and places it near the labels that mean the same", TAG,
+        status=201, response=schemas.CanvasLabelOut, request=schemas.CanvasLabelIn, problems=(403,),
+    ),
+    Endpoint(
+        "GET", "/studies/{study_id}/canvas/cards/{card_id}", get_card, "canvasCard",
+        "A card and the excerpts behind it that you may read", TAG,
+        response=schemas.CanvasCardDetail, query=schemas.CanvasQuery, problems=(403,),
+    ),
+    Endpoint(
+        "POST", "/studies/{study_id}/canvas/refresh", refresh, "refreshCanvas",
+        "Facilitators: bring a group's code cards up to date with Reflect now", TAG,
+        response=schemas.CanvasRefreshOut, request=schemas.CanvasRefreshIn, problems=(403,),
+    ),
+]  # fmt: skip

@@ -1,0 +1,203 @@
+"""The semantic canvas in a board room's Yjs document (shared_schema/board.json, version 2).
+
+Three top-level Y.Maps: `cards` (card id → Y.Map of text, kind, authors, uses,
+people, x, y, pinned, movedBy, placedAt), `hints` (hint id → Y.Map of kind,
+cards, similarity, status, decidedBy) and `layout` (refits, refitAt,
+placedSinceRefit). Readers here skip entries that do not fit (clients write to
+the same document); writers are plain functions on a document, run inside
+`Room.write_as_server` so that what they change is stored before anyone sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import pycrdt
+
+CARDS = "cards"
+HINTS = "hints"
+LAYOUT = "layout"
+MAX_TEXT = 500
+MAX_AUTHORS = 20
+MAX_HINT_CARDS = 200
+
+
+class CardKind(StrEnum):
+    CODE = "code"  # a released Reflect code
+    TOP3 = "top3"  # a Discuss segment-1 attribute
+    ATTRIBUTE = "attribute"  # a final group attribute
+    LABEL = "label"  # written on the canvas
+
+
+class HintStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+
+
+def card_id(kind: CardKind, text: str) -> str:
+    """The same words of the same kind are one card (compared case-blind, spaces collapsed)."""
+    key = " ".join(text.split()).casefold()
+    return "c-" + hashlib.sha256(f"{kind.value}\0{key}".encode()).hexdigest()[:16]
+
+
+def hint_id(kind: str, cards: Sequence[str]) -> str:
+    return "h-" + hashlib.sha256("\0".join([kind, *sorted(cards)]).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CardContent:
+    """What the server says about a card: everything but where it is."""
+
+    text: str
+    kind: CardKind
+    authors: tuple[str, ...] = ()
+    uses: int = 1
+    people: int = 1
+
+    @property
+    def id(self) -> str:
+        return card_id(self.kind, self.text)
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    content: CardContent
+    x: float
+    y: float
+    pinned: bool
+
+
+@dataclass(frozen=True)
+class Hint:
+    id: str
+    kind: str  # "group" or "duplicate"
+    cards: tuple[str, ...]
+    similarity: float
+    status: HintStatus = HintStatus.OPEN
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _card(key: str, entry: Any) -> Card | None:
+    if not isinstance(entry, pycrdt.Map):
+        return None
+    text, kind = entry.get("text"), entry.get("kind")
+    x, y = _number(entry.get("x")), _number(entry.get("y"))
+    if not isinstance(text, str) or kind not in CardKind.__members__.values() or x is None or y is None:
+        return None
+    authors = entry.get("authors")
+    content = CardContent(
+        text=text[:MAX_TEXT], kind=CardKind(kind),
+        authors=tuple(a for a in authors if isinstance(a, str))[:MAX_AUTHORS] if isinstance(authors, list) else (),
+        uses=int(_number(entry.get("uses")) or 0), people=int(_number(entry.get("people")) or 0),
+    )
+    return Card(key, content, x, y, entry.get("pinned") is True)
+
+
+def read_cards(doc: pycrdt.Doc) -> dict[str, Card]:
+    """Every well-formed card, by id."""
+    cards = doc.get(CARDS, type=pycrdt.Map)
+    found = {}
+    for key in list(cards.keys()):
+        card = _card(key, cards.get(key))
+        if card is not None:
+            found[key] = card
+    return found
+
+
+def read_hints(doc: pycrdt.Doc) -> dict[str, Hint]:
+    hints = doc.get(HINTS, type=pycrdt.Map)
+    found = {}
+    for key in list(hints.keys()):
+        entry = hints.get(key)
+        if not isinstance(entry, pycrdt.Map):
+            continue
+        cards, status = entry.get("cards"), entry.get("status")
+        if not isinstance(cards, list) or status not in HintStatus.__members__.values():
+            continue
+        found[key] = Hint(key, str(entry.get("kind")), tuple(c for c in cards if isinstance(c, str)),
+                          _number(entry.get("similarity")) or 0.0, HintStatus(status))
+    return found
+
+
+def layout_counter(doc: pycrdt.Doc, name: str) -> int:
+    value = _number(doc.get(LAYOUT, type=pycrdt.Map).get(name))
+    return int(value) if value is not None else 0
+
+
+# -- writing (on the copy that Room.write_as_server hands over) ------------------------------------
+
+
+def put_card(doc: pycrdt.Doc, content: CardContent, x: float, y: float, now_ms: int) -> None:
+    """A new card, placed at (x, y)."""
+    doc.get(CARDS, type=pycrdt.Map)[content.id] = pycrdt.Map({
+        "text": content.text[:MAX_TEXT], "kind": content.kind.value, "authors": list(content.authors[:MAX_AUTHORS]),
+        "uses": content.uses, "people": content.people, "x": round(x, 2), "y": round(y, 2), "pinned": False,
+        "movedBy": "", "placedAt": now_ms,
+    })
+
+
+def update_card(doc: pycrdt.Doc, content: CardContent) -> None:
+    """Refresh what the server says of an existing card (its position is left alone)."""
+    entry = doc.get(CARDS, type=pycrdt.Map).get(content.id)
+    if not isinstance(entry, pycrdt.Map):
+        return
+    wanted = {"text": content.text[:MAX_TEXT], "authors": list(content.authors[:MAX_AUTHORS]),
+              "uses": content.uses, "people": content.people}
+    for key, value in wanted.items():
+        if entry.get(key) != value:
+            entry[key] = value
+
+
+def remove_cards(doc: pycrdt.Doc, ids: list[str]) -> None:
+    cards = doc.get(CARDS, type=pycrdt.Map)
+    for key in ids:
+        if key in cards:
+            del cards[key]
+
+
+def move_cards(doc: pycrdt.Doc, positions: dict[str, tuple[float, float]]) -> None:
+    """New positions from a refit (cards a person moved are not in `positions`)."""
+    cards = doc.get(CARDS, type=pycrdt.Map)
+    for key, (x, y) in positions.items():
+        entry = cards.get(key)
+        if isinstance(entry, pycrdt.Map):
+            entry["x"], entry["y"] = round(x, 2), round(y, 2)
+
+
+def sync_hints(doc: pycrdt.Doc, wanted: list[Hint]) -> None:
+    """Open hints become exactly `wanted` (less those already decided); decided hints are never touched."""
+    hints = doc.get(HINTS, type=pycrdt.Map)
+    existing = read_hints(doc)
+    wanted_ids = {hint.id for hint in wanted}
+    for key, hint in existing.items():
+        if hint.status is HintStatus.OPEN and key not in wanted_ids:
+            del hints[key]
+    for hint in wanted:
+        if hint.id in existing:
+            continue
+        hints[hint.id] = pycrdt.Map({
+            "kind": hint.kind, "cards": list(hint.cards[:MAX_HINT_CARDS]), "similarity": round(hint.similarity, 4),
+            "status": HintStatus.OPEN.value, "decidedBy": "",
+        })
+
+
+def count_layout(doc: pycrdt.Doc, *, placed: int, refitted: bool, now_ms: int) -> None:
+    layout = doc.get(LAYOUT, type=pycrdt.Map)
+    if refitted:
+        layout["refits"] = layout_counter(doc, "refits") + 1
+        layout["refitAt"] = now_ms
+        layout["placedSinceRefit"] = 0
+    elif placed:
+        layout["placedSinceRefit"] = layout_counter(doc, "placedSinceRefit") + placed
