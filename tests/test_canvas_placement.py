@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -14,7 +15,7 @@ import pytest
 from calma.canvas.grouping import suggest
 from calma.config import Settings
 from calma.canvas.placement import SPREAD, fit_plane, fresh_layout, project_onto, relayout
-from calma.embeddings.model import MODEL_PACKAGE, Embedder
+from calma.embeddings.model import MODEL_PACKAGE, Embedder, LocalEncoder
 from calma.store.embeddings_sql import SQLEmbeddingCache
 from calma.store.factory import room_store
 
@@ -94,18 +95,18 @@ def test_suggestions_are_hints_of_near_duplicates_and_groups(vectors: np.ndarray
 
 
 def test_the_same_text_is_embedded_once() -> None:
-    embedder = Embedder()
-    anyio.run(embedder.embed, ["hopeful"])
     calls: list[int] = []
-    encode = embedder._model.encode
+    model = LocalEncoder()
 
-    def counting(texts, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(len(texts))
-        return encode(texts, **kwargs)
+    class Counting:
+        async def encode(self, texts: Sequence[str]) -> np.ndarray:
+            calls.append(len(texts))
+            return await model.encode(texts)
 
-    embedder._model.encode = counting
+    embedder = Embedder(encoder=Counting())
+    anyio.run(embedder.embed, ["hopeful"])
     again = anyio.run(embedder.embed, ["hopeful", "hopeful", "cautious"])
-    assert calls == [1], "only the new text went to the model"
+    assert calls == [1, 1], "only the new text went to the model"
     assert again.shape == (3, 384) and np.allclose(again[0], again[1])
 
 

@@ -34,7 +34,8 @@ from calma.hub.permissions import RoomAuthorizer
 from calma.canvas.service import CanvasService
 from calma.familiarize.progress import FamiliarizeStore
 from calma.familiarize.service import StageGate
-from calma.embeddings.model import MODEL_PACKAGE, Embedder
+from calma.embeddings.factory import embedder_for
+from calma.embeddings.model import MODEL_PACKAGE
 from calma.hub.rooms import RoomManager
 from calma.interact.embedded import GEMMA_NOTICE, packaged_gemma_terms
 from calma.interact.models import build_pool
@@ -177,7 +178,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     the_authorizer: RoomAuthorizer = authorizer or access.rooms
     services: Services | None = None
     # Loads the model on first use (Reflect's hints; the canvas next); vectors are cached in the store.
-    embedder = Embedder(store=SQLEmbeddingCache(the_store, MODEL_PACKAGE) if isinstance(the_store, SQLDatabase) else None)
+    # In process, or through `calma embed-worker` processes over Redis with --embed-workers.
+    embedder = embedder_for(settings, SQLEmbeddingCache(the_store, MODEL_PACKAGE) if isinstance(the_store, SQLDatabase) else None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -209,6 +211,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 tg.cancel_scope.cancel()
         finally:
             services = None
+            await embedder.aclose()
             await the_store.close()
 
     def running() -> Services:

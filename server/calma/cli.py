@@ -58,6 +58,9 @@ def _serve(args: argparse.Namespace) -> int:
     except LLMConfigError as exc:
         print(f"calma serve: {exc}", file=sys.stderr)
         return 2
+    if args.embed_workers and not args.redis:
+        print("calma serve: --embed-workers needs --redis URL (the workers take their jobs from Redis)", file=sys.stderr)
+        return 2
     settings = Settings(
         host=args.host,
         port=args.port,
@@ -70,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         secret_file=Path(args.secret_file) if args.secret_file else None,
         database_url=args.database,
         redis_url=args.redis,
+        embed_workers=args.embed_workers,
         llm=llm,
     )
     from calma.access.secret import SecretFileError
@@ -190,6 +194,15 @@ def _cluster(args: argparse.Namespace) -> int:
     return main(config)
 
 
+def _embed_worker(args: argparse.Namespace) -> int:
+    from calma.embeddings.worker import main
+
+    if args.batch_size < 1:
+        print("calma embed-worker: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    return main(args.redis, batch_size=args.batch_size, log_level=args.log_level)
+
+
 def _map(args: argparse.Namespace) -> int:
     from calma.canvas.offline import run
 
@@ -210,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis",
         default=env("CALMA_REDIS_URL"),
         help="redis://HOST:PORT/DB: run as one of many hub nodes, with every room's updates in Redis streams",
+    )
+    serve.add_argument(
+        "--embed-workers",
+        action="store_true",
+        help="embed with `calma embed-worker` processes over --redis instead of a model in this process",
     )
     serve.add_argument("--static-dir", default=env("CALMA_STATIC_DIR"), help="built client (default: client/dist)")
     defaults = RoomLimits()
@@ -258,6 +276,21 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--redis-port", type=int, help="the private redis-server's port (default: a free one)")
     cluster.add_argument("--log-level", default=env("CALMA_LOG_LEVEL", "info"), choices=["debug", "info", "warning", "error"])
     cluster.set_defaults(handler=_cluster)
+
+    embed_worker = commands.add_parser(
+        "embed-worker", help="embed texts for hub nodes started with --embed-workers: one model, jobs from Redis"
+    )
+    embed_worker.add_argument(
+        "--redis",
+        required=not env("CALMA_REDIS_URL"),
+        default=env("CALMA_REDIS_URL"),
+        help="redis://HOST:PORT/DB: the hub nodes' Redis, where they queue their jobs",
+    )
+    embed_worker.add_argument(
+        "--batch-size", type=int, default=64, help="most texts in one model call, from every job queued (default 64)"
+    )
+    embed_worker.add_argument("--log-level", default=env("CALMA_LOG_LEVEL", "info"), choices=["debug", "info", "warning", "error"])
+    embed_worker.set_defaults(handler=_embed_worker)
 
     admin = commands.add_parser("admin", help="manage accounts and tokens in a data dir (the server may be running)")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)

@@ -52,6 +52,10 @@ class Settings:
     database_url: str | None = None
     # Many nodes: Redis carries every room's updates (one stream per room) and presence between hub nodes.
     redis_url: str | None = None
+    # Embeddings: True sends them to `calma embed-worker` processes over `redis_url` (one model process for
+    # many nodes) instead of the model in this process; a call fails if no worker answers within the timeout.
+    embed_workers: bool = False
+    embed_timeout_s: float = 10.0
     # SQLite synchronous mode: FULL survives power loss; NORMAL survives process crashes.
     sqlite_synchronous: str = "FULL"
     # On shutdown, how long to wait for connections to take their 1001 close.

@@ -1,9 +1,11 @@
-"""Starts and supervises `calma cluster`: a private redis-server, N `calma serve` nodes and the router.
+"""Starts and supervises `calma cluster`: a private redis-server, an embed worker, N `calma serve` nodes, the router.
 
 Children run in their own sessions, so a Ctrl-C reaches only the supervisor,
 which stops them in order. Everything runs in one anyio task group: each child has a task that waits for
 its exit and logs it; Ctrl-C or SIGTERM cancels the group, and the shielded
-clean-up stops the nodes (SIGTERM, then SIGKILL after a grace), then Redis.
+clean-up stops the nodes and the embedding worker (SIGTERM, then SIGKILL after
+a grace), then Redis. The nodes run with `--embed-workers`: they share the one
+model in the `calma embed-worker` process instead of loading one each.
 The ports and pids are written to DATA_DIR/cluster.json for tools and tests.
 """
 
@@ -135,21 +137,31 @@ async def run_cluster(config: ClusterConfig) -> int:
             await _wait_until_answers(redis_child, "127.0.0.1", redis_port, b"PING\r\n", b"+PONG")
             log.info("redis-server on %s (pid %d)", redis_url, redis_child.process.pid)
 
+            embed_command = [
+                sys.executable, "-m", "calma", "embed-worker", "--redis", redis_url, "--log-level", config.log_level,
+            ]  # fmt: skip
+            embed_worker = Child("embed-worker", await anyio.open_process(embed_command, stdin=None, stdout=None, stderr=None, start_new_session=True))
+            children.append(embed_worker)
+            tg.start_soon(watch, embed_worker, False)  # without it the nodes' embedding calls fail, and say why
+            log.info("embed-worker started (pid %d)", embed_worker.process.pid)
+
             backends = []
+            nodes: list[Child] = []
             for index in range(config.nodes):
                 port = free_port()
                 command = [
                     sys.executable, "-m", "calma", "serve", "--host", "127.0.0.1", "--port", str(port),
                     "--data-dir", str(data_dir), "--redis", redis_url,
-                    "--log-level", config.log_level, *config.extra_serve_args,
+                    "--embed-workers", "--log-level", config.log_level, *config.extra_serve_args,
                 ]  # fmt: skip
                 if config.database:  # else every node shares the SQLite file in the data dir
                     command += ["--database", config.database]
                 node = Child(f"node {index} (port {port})", await anyio.open_process(command, stdin=None, stdout=None, stderr=None, start_new_session=True))
                 children.append(node)
+                nodes.append(node)
                 tg.start_soon(watch, node, False)  # the router fails over to the other nodes
                 backends.append(Backend("127.0.0.1", port))
-            for node, backend in zip(children[1:], backends, strict=True):
+            for node, backend in zip(nodes, backends, strict=True):
                 await _wait_until_answers(
                     node, backend.host, backend.port, b"GET /healthz HTTP/1.0\r\nHost: calma\r\n\r\n", b"HTTP/1.1 200"
                 )
@@ -163,9 +175,10 @@ async def run_cluster(config: ClusterConfig) -> int:
                 "router": f"http://{config.host}:{config.port}",
                 "supervisor_pid": os.getpid(),
                 "redis": {"url": redis_url, "pid": redis_child.process.pid},
+                "embed_worker": {"pid": embed_worker.process.pid},
                 "nodes": [
                     {"url": f"http://{b.host}:{b.port}", "port": b.port, "pid": c.process.pid}
-                    for b, c in zip(backends, children[1:], strict=True)
+                    for b, c in zip(backends, nodes, strict=True)
                 ],
                 "database": "postgresql" if config.database else str(data_dir / "calma.sqlite3"),
             }
@@ -181,9 +194,9 @@ async def run_cluster(config: ClusterConfig) -> int:
         failed = True
     finally:
         with anyio.CancelScope(shield=True):
-            nodes, redis = children[1:], children[:1]
+            workers, redis = children[1:], children[:1]  # the nodes and the embedding worker
             async with anyio.create_task_group() as stopper:
-                for child in nodes:
+                for child in workers:
                     stopper.start_soon(_stop, child)
             for child in redis:  # last: the nodes may still write to it while draining
                 await _stop(child)
