@@ -66,6 +66,9 @@ API = [
     ("GET",   "/api/studies/{S}/canvas?group_id={GA}",       None,                         (401, 200, 404, 200, 404, 200)),
     ("POST",  "/api/studies/{S}/canvas/labels",              {"text": "kind", "group_id": "{GA}"}, (401, 201, 404, 201, 404, 403)),
     ("POST",  "/api/studies/{S}/canvas/refresh",             {"group_id": "{GA}"},         (401, 200, 404, 403, 403, 403)),
+    ("GET",   "/api/studies/{S}/discuss?group_id={GA}",      None,                         (401, 200, 404, 200, 404, 200)),
+    ("PUT",   "/api/studies/{S}/discuss/top3",               {"entries": [{"name": "kind"}]}, (401, 403, 404, 409, 409, 403)),
+    ("GET",   "/api/studies/{S}/discuss/consensus?group_id={GA}", None,                    (401, 409, 404, 403, 404, 403)),
 ]  # fmt: skip
 
 

@@ -72,6 +72,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # A card on group A's canvas, for the card path.
         world.ids["CARD"] = world.participant_a.ok("POST", world.path("/api/studies/{S}/canvas/labels"),
                                                    {"text": "patient"}, status=201)["card"]["id"]
+        # A group attribute of group A, for the attribute paths (the facilitator may write in any segment).
+        world.ids["ATTR"] = world.owner.ok("POST", world.path("/api/studies/{S}/discuss/attributes"),
+                                           {"name": "Accuracy", "group_id": world.ids["GA"]}, status=201)["id"]
         yield world
     finally:
         server.stop()
@@ -100,6 +103,7 @@ def test_the_api_holds_up_to_generated_requests(
     real = {
         "study_id": ids["S"], "group_id": ids["GA"], "participant_id": ids["PA"], "invite_id": ids["INV"],
         "conversation_id": ids["CONV"], "item_id": "spice-level", "stage": "interact", "card_id": ids["CARD"],
+        "attribute_id": ids["ATTR"],
     }  # fmt: skip
     fixed = {name: real[name] for name in re.findall(r"{(\w+)}", path)}
     cookie = world.owner.cookie_headers

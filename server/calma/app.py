@@ -32,6 +32,8 @@ from calma.hub.endpoint import serve_room
 from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
 from calma.canvas.service import CanvasService
+from calma.discuss.service import DiscussService
+from calma.store.discuss_sql import SQLDiscussStore
 from calma.familiarize.progress import FamiliarizeStore
 from calma.familiarize.service import StageGate
 from calma.embeddings.factory import embedder_for
@@ -80,6 +82,7 @@ class Services:
     interact: InteractService
     reflect: ReflectService
     canvas: CanvasService
+    discuss: DiscussService
 
 
 async def start_interact(settings: Settings, store: Store, access: Access, tg: TaskGroup) -> InteractService:
@@ -205,7 +208,9 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 )
                 canvas = CanvasService(lambda: rooms, embedder, access.studies, lambda: reflect)
                 await tg.start(canvas.run)
-                services = Services(the_store, rooms, interact, reflect, canvas)
+                discuss = DiscussService(SQLDiscussStore(the_store), access.studies, lambda: rooms, lambda: canvas,
+                                         lambda: interact.conversations, embedder)
+                services = Services(the_store, rooms, interact, reflect, canvas, discuss)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield
                 tg.cancel_scope.cancel()
@@ -226,7 +231,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     the_authorizer = ReadOnlyControlRooms(the_authorizer)
     # Facilitators watch their studies' progress on /live (study.watch); the API tells the watchers what it writes.
     live = LiveChannel(
-        lambda: running().rooms, access.live, progress=StudyProgressFeed(access.studies), chat=lambda: running().interact
+        lambda: running().rooms, access.live, progress=StudyProgressFeed(access.studies), chat=lambda: running().interact,
+        after_command=lambda study, group, command: running().discuss.after_command(study, group, command),
     )
     # --------------------------------------------------------------------------------------------
 
@@ -284,6 +290,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 familiarize=access.familiarize,
                 reflect=lambda: running().reflect,
                 canvas=lambda: running().canvas,
+                discuss=lambda: running().discuss,
             )
         ),
     ]

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from calma.api import canvas, conversations, familiarize, groups, invites, participants, reflect, session, studies
+from calma.api import canvas, conversations, discuss, familiarize, groups, invites, participants, reflect, session, studies
 from calma.api.endpoints import ApiContext, Endpoint, routes
 from calma.api.openapi import openapi_document
 from calma.api.problems import (
@@ -33,6 +33,7 @@ ENDPOINTS: list[Endpoint] = [
     *familiarize.ENDPOINTS,
     *reflect.ENDPOINTS,
     *canvas.ENDPOINTS,
+    *discuss.ENDPOINTS,
 ]
 
 

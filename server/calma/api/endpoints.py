@@ -25,6 +25,7 @@ from calma.api.body import read_json, read_query
 from calma.api.problems import token_rejected, unauthenticated, unavailable
 from calma.config import Settings
 from calma.canvas.service import CanvasService
+from calma.discuss.service import DiscussService
 from calma.familiarize.progress import FamiliarizeStore
 from calma.interact.service import InteractService
 from calma.reflect.service import ReflectService
@@ -65,6 +66,12 @@ class ApiContext:
     familiarize: FamiliarizeStore | None = None
     reflect: Callable[[], ReflectService] | None = None
     canvas: Callable[[], CanvasService] | None = None
+    discuss: Callable[[], DiscussService] | None = None
+
+    def discuss_service(self) -> DiscussService:
+        if self.discuss is None:
+            raise unavailable("this server runs no Discuss sessions")
+        return self.discuss()
 
     def canvas_service(self) -> CanvasService:
         if self.canvas is None:

@@ -1085,3 +1085,160 @@ class CanvasRefreshIn(RequestModel):
 
 class CanvasRefreshOut(ReplyModel):
     codes: int = Field(description="code cards on the board after the refresh (0 until the codes are released)")
+
+
+# -- Discuss -----------------------------------------------------------------------------------------
+
+AttributeName = Annotated[str, Field(min_length=1, max_length=120, pattern=r"\S", description="not blank; at most 120")]
+Definition = Annotated[str, Field(max_length=2000, description="at most 2,000 characters")]
+CardId = Annotated[str, Field(pattern=r"^c-[0-9a-f]{16}$", description="a canvas card id")]
+
+
+class DiscussQuery(RequestModel):
+    group_id: Id | None = Field(default=None, description="facilitators: which group (participants and observers: their own)")
+
+
+class TopEntryIn(RequestModel):
+    name: AttributeName
+    definition: Definition = ""
+
+
+class Top3In(RequestModel):
+    entries: list[TopEntryIn] = Field(min_length=1, max_length=3, description="your top three attributes, best first")
+
+
+class ExampleRef(RequestModel):
+    kind: Literal["message", "baseline"] = Field(description="a model reply in a conversation, or a baseline item")
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+
+
+class AttributeIn(RequestModel):
+    name: AttributeName
+    definition: Definition = ""
+    provenance: list[CardId] = Field(default_factory=list, max_length=200, description="the canvas cards that fed it")
+    examples: list[ExampleRef] = Field(default_factory=list, max_length=50)
+    group_id: Id | None = Field(default=None, description="facilitators: which group")
+
+
+class AttributePatch(RequestModel):
+    name: AttributeName | None = None
+    provenance: list[CardId] | None = Field(default=None, max_length=200)
+    examples: list[ExampleRef] | None = Field(default=None, max_length=50)
+    group_id: Id | None = Field(default=None, description="facilitators: which group")
+
+
+class AttributeMergeIn(RequestModel):
+    ids: list[Id] = Field(min_length=2, max_length=20)
+    name: AttributeName
+    group_id: Id | None = None
+
+
+class AttributeSplitIn(RequestModel):
+    names: list[AttributeName] = Field(min_length=2, max_length=10)
+    group_id: Id | None = None
+
+
+class GroupOnly(RequestModel):
+    group_id: Id | None = Field(default=None, description="facilitators: which group")
+
+
+class RankingIn(RequestModel):
+    top3: list[Id] = Field(max_length=3, description="your top three group attributes, best first")
+    top5: list[Id] = Field(max_length=5, description="your top five, best first")
+
+
+class RatingsIn(RequestModel):
+    likert: dict[Id, Annotated[int, Field(ge=1, le=5, strict=True)]] = Field(
+        max_length=100, description="agreement with each group definition: 1 strongly disagree … 5 strongly agree"
+    )
+    ranking: list[Id] = Field(max_length=100, description="every group attribute, best first")
+
+
+class TopEntryOut(ReplyModel):
+    name: str
+    definition: str
+
+
+class PersonTop3(ReplyModel):
+    participant_id: str
+    display_name: str
+    entries: list[TopEntryOut]
+
+
+class AttributeOut(ReplyModel):
+    id: str
+    name: str
+    definition: str = Field(description="as the group is editing it now (the board's Y.Text)")
+    examples: list[dict[str, str]]
+    provenance: list[str]
+    status: str
+    merged_into: str | None
+    split_from: str | None
+    version: int
+    created_by: str
+
+
+class AttributeList(ReplyModel):
+    attributes: list[AttributeOut]
+
+
+class AttributeVersionOut(ReplyModel):
+    version: int
+    op: str
+    snapshot: dict[str, Any]
+    by: str
+    at: datetime
+
+
+class AttributeHistory(ReplyModel):
+    attribute_id: str
+    versions: list[AttributeVersionOut]
+
+
+class AggregateOut(ReplyModel):
+    ballots: int
+    borda: list[dict[str, Any]] = Field(description="[{attribute_id, score}], best first")
+    borda_order: list[list[str]] = Field(description="tiers of attribute ids, best first (ties share a tier)")
+    schulze_order: list[list[str]]
+    disagree: bool = Field(description="Borda and Schulze differ in the top places")
+    summary: str
+
+
+class Rankings(ReplyModel):
+    top3: AggregateOut
+    top5: AggregateOut
+
+
+class DiscussMine(ReplyModel):
+    top3: list[TopEntryOut] | None
+    ranking: dict[str, list[str]] | None
+    ratings: dict[str, Any] | None
+
+
+class DiscussState(ReplyModel):
+    study_id: str
+    group_id: str
+    segment: str
+    reveals: dict[str, int]
+    role: str
+    can_write: bool
+    participants: int
+    top3_submitted: int = Field(description="how many have given their top three (the entries stay private until the reveal)")
+    rankings_submitted: int
+    ratings_submitted: int
+    mine: DiscussMine | None = Field(description="participants: what you entered")
+    top3: list[PersonTop3] | None = Field(description="everyone's top three, once revealed")
+    attributes: list[AttributeOut]
+    rankings: Rankings | None = Field(description="once the facilitator reveals `rankings` (facilitators: always)")
+
+
+class Consensus(ReplyModel):
+    attributes: list[dict[str, str]]
+    participants: list[dict[str, Any]]
+    kendalls_w_before: float | None
+    kendalls_w_after: float | None
+    kendalls_w_people: int
+    kendalls_w_caveat: str | None
+    likert: list[dict[str, Any]]
+    krippendorff_alpha: float | None
+    krippendorff_caveat: str | None

@@ -9,7 +9,7 @@ A connection affects others only through what its principal may do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -40,6 +40,10 @@ CHAT_FRAMES = frozenset({"chat.send", "chat.stop", "chat.regenerate"})
 MAX_PROGRESS_SNAPSHOT = int(CONTROL_SCHEMA.document["messages"]["progress.state"]["fields"]["participants"]["maxItems"])
 
 
+# What follows from a stored command (study, group, the command), awaited before the sender's ack.
+AfterCommand = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
 class LiveChannel:
     """The control channel of one app: its route, its open connections and its live sessions."""
 
@@ -51,6 +55,7 @@ class LiveChannel:
         *,
         progress: ProgressSource | None = None,
         chat: Callable[[], InteractService] | None = None,
+        after_command: AfterCommand | None = None,
         clock: Callable[[], int] = server_time_ms,
     ) -> None:
         self.limits = limits or LiveLimits()
@@ -58,6 +63,7 @@ class LiveChannel:
         self.watchers = StudyWatchers()
         self._progress = progress
         self._chat = chat
+        self._after_command = after_command
         self._authenticator = authenticator
         self._clock = clock
         self._connections: set[LiveConnection] = set()
@@ -331,6 +337,13 @@ class LiveChannel:
                 except StoreError as exc:
                     raise Refused(ErrorCode.UNAVAILABLE, "the command could not be stored; try again") from exc
                 session.publish_if_changed()  # subscribers see the new state before the sender's ack
+                if self._after_command is not None:  # e.g. a reveal puts the top threes on the canvas
+                    try:
+                        await self._after_command(*key, command)
+                    except Exception as exc:
+                        log.error("a command's follow-up failed", extra={"command": name, "error": str(exc)}, exc_info=True)
+                        raise Refused(ErrorCode.UNAVAILABLE,
+                                      f"{name} was stored, but what follows from it failed; send it again") from exc
         finally:
             self.sessions.release(session)
         metrics.COMMANDS.labels(name=name).inc()

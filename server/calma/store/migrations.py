@@ -549,6 +549,86 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite="ALTER TABLE studies ADD COLUMN discuss TEXT NOT NULL DEFAULT '{}';",
         postgres="ALTER TABLE studies ADD COLUMN discuss JSONB NOT NULL DEFAULT '{}';",
     ),
+    Migration(
+        version=8,
+        description="Discuss: private segment entries (top three, rankings, ratings), group attributes and their versions",
+        sqlite="""
+            CREATE TABLE discuss_entries (
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL CHECK (kind IN ('top3', 'ranking', 'ratings')),
+                study_id TEXT NOT NULL,
+                group_id TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (participant_id, kind)
+            );
+            CREATE INDEX discuss_entries_group ON discuss_entries (group_id, kind);
+            CREATE TABLE discuss_attributes (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                group_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                definition TEXT NOT NULL,
+                examples TEXT NOT NULL,
+                provenance TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('active', 'merged', 'split', 'removed')),
+                merged_into TEXT,
+                split_from TEXT,
+                version INTEGER NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            );
+            CREATE INDEX discuss_attributes_group ON discuss_attributes (group_id);
+            CREATE TABLE discuss_attribute_versions (
+                attribute_id TEXT NOT NULL REFERENCES discuss_attributes (id) ON DELETE CASCADE,
+                version INTEGER NOT NULL,
+                op TEXT NOT NULL,
+                snapshot TEXT NOT NULL,
+                by_name TEXT NOT NULL,
+                at REAL NOT NULL,
+                PRIMARY KEY (attribute_id, version)
+            );
+        """,
+        postgres="""
+            CREATE TABLE discuss_entries (
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL CHECK (kind IN ('top3', 'ranking', 'ratings')),
+                study_id TEXT NOT NULL,
+                group_id TEXT NOT NULL,
+                payload JSONB NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (participant_id, kind)
+            );
+            CREATE INDEX discuss_entries_group ON discuss_entries (group_id, kind);
+            CREATE TABLE discuss_attributes (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                group_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                definition TEXT NOT NULL,
+                examples JSONB NOT NULL,
+                provenance JSONB NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('active', 'merged', 'split', 'removed')),
+                merged_into TEXT,
+                split_from TEXT,
+                version INTEGER NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX discuss_attributes_group ON discuss_attributes (group_id);
+            CREATE TABLE discuss_attribute_versions (
+                attribute_id TEXT NOT NULL REFERENCES discuss_attributes (id) ON DELETE CASCADE,
+                version INTEGER NOT NULL,
+                op TEXT NOT NULL,
+                snapshot JSONB NOT NULL,
+                by_name TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (attribute_id, version)
+            );
+        """,
+    ),
 )
 
 
