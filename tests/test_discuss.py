@@ -22,8 +22,11 @@ import pytest
 from websockets.asyncio.client import connect
 
 from calma.canvas.board import CardKind, card_id, read_cards
+from calma.discuss.artifacts import topics, word_cloud_png
+from calma.embeddings.model import Embedder
 from tests.helpers.admin import create_facilitator
 from tests.helpers.api_client import Person
+from tests.helpers.interact import chatting
 from tests.helpers.live_client import LiveClient, connect_live, live_url
 from tests.helpers.server import ServerProcess
 from tests.helpers.ydoc_client import connect_doc
@@ -276,3 +279,54 @@ def test_entries_are_checked_and_only_their_owners_write_them(session: Session) 
         assert response.status_code == status, (suffix, body, response.text)
         assert response.headers["content-type"] == "application/problem+json"
     assert s.state("Lena")["top3_submitted"] == 0, "nothing refused was stored"
+
+
+# -- before the session: the artifacts ------------------------------------------------------------------
+
+
+def test_topics_are_named_by_their_telling_terms_and_the_word_cloud_is_a_picture() -> None:
+    prompts = ["What caused the partition of India in 1947?", "Why was India partitioned?",
+               "Tell me about the Mughal empire", "Explain the Mughal architecture of Agra",
+               "How did Gandhi lead the salt march?", "What was the role of Gandhi in independence?"]
+    vectors = anyio.run(Embedder().embed, prompts)
+    found = topics(prompts, vectors)
+    assert sum(t.prompts for t in found) == len(prompts)
+    names = " ".join(t.name for t in found)
+    assert "mughal" in names and "gandhi" in names
+    assert not {"tell", "explain", "did", "what"} & {term for t in found for term in t.terms}, "how people ask is not a topic"
+    png = word_cloud_png({"sparks curiosity": 5, "Eurocentric": 2})
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == word_cloud_png({"sparks curiosity": 5, "Eurocentric": 2})
+
+
+async def test_each_participant_gets_their_own_summary_the_groups_topics_and_codes_once_released(session: Session) -> None:
+    s = session
+    s.lead.ok("PUT", s.path("/stage-overrides"), {"group_id": s.group, "stage": "interact", "state": "open"})
+    s.lead.ok("PATCH", s.path(), {"interact": {"max_tokens": 8},
+                                  "discuss": {"artifact_link": "https://example.org/recap.mp4"}})
+    for who, prompt in (("Ravi", "Who built the Taj Mahal?"), ("Mei", "Why was the Taj Mahal built?")):
+        conversation = s.people[who].ok("POST", s.path("/conversations"), {}, status=201)
+        async with chatting(s.server, s.people[who]) as chat:
+            _, reply = await chat.send(conversation["id"], prompt)
+            await chat.finished(reply["id"])
+    s.lead.ok("PUT", s.path("/stage-overrides"), {"group_id": s.group, "stage": "reflect", "state": "open"})
+    item = next(i for i in s.people["Ravi"].ok("GET", s.path("/reflect"))["items"] if i["kind"] == "baseline")
+    op = {"kind": "annotation.create", "id": uuid.uuid4().hex[:16], "target_kind": "baseline", "target_id": item["id"],
+          "start": 0, "end": 10, "quote": item["text"][:10], "codes": ["sparks curiosity"]}
+    s.people["Ravi"].ok("POST", s.path("/reflect/ops"), {"ops": [{"op_id": op["id"], "op": op}]})
+
+    ravi = s.people["Ravi"].ok("GET", s.path("/discuss/artifacts"))
+    assert ravi["mine"] == {"conversations": 1, "annotations": 1, "codes": [{"label": "sparks curiosity", "uses": 1}],
+                            "clusters": []}
+    assert [t["prompts"] for t in ravi["topics"]] == [2] and "taj" in ravi["topics"][0]["name"]
+    assert ravi["codes"] is None and ravi["word_cloud"] is None, "the group's codes wait for the release"
+    assert ravi["link"] == "https://example.org/recap.mp4"
+    assert s.people["Ravi"].request("GET", s.path("/discuss/word-cloud.png")).status_code == 409
+    assert "taj" not in str(s.people["Obi"].ok("GET", s.path("/discuss/artifacts"))["mine"]).lower()
+
+    s.lead.ok("PUT", s.path("/reflect/settings"), {"codes_released": True})
+    mei = s.people["Mei"].ok("GET", s.path("/discuss/artifacts"))
+    assert mei["codes"] == [{"label": "sparks curiosity", "uses": 1, "people": 1}]
+    picture = s.people["Mei"].request("GET", mei["word_cloud"])
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    bad = s.lead.request("PATCH", s.path(), json={"discuss": {"artifact_link": "javascript:alert(1)"}})
+    assert bad.status_code == 422

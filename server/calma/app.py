@@ -209,7 +209,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 canvas = CanvasService(lambda: rooms, embedder, access.studies, lambda: reflect)
                 await tg.start(canvas.run)
                 discuss = DiscussService(SQLDiscussStore(the_store), access.studies, lambda: rooms, lambda: canvas,
-                                         lambda: interact.conversations, embedder)
+                                         lambda: interact.conversations, lambda: reflect, embedder)
                 services = Services(the_store, rooms, interact, reflect, canvas, discuss)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import anyio
+import anyio.to_thread
 from starlette.responses import Response
 
 from calma.access import policy
@@ -20,6 +22,7 @@ from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import visible_group, visible_study
 from calma.api.problems import Problem, conflict, forbidden, not_found
 from calma.discuss.aggregate import Aggregate
+from calma.discuss.artifacts import word_cloud_png
 from calma.discuss.service import RANKING, RATINGS, REVEAL_RANKINGS, TOP3, DiscussRefused, DiscussService, Example, TopEntry
 from calma.store.discuss_sql import Attribute
 from calma.studies.model import Group, Participant, Study
@@ -132,6 +135,44 @@ async def get_state(call: Call) -> Response:
         mine=mine, top3=revealed, attributes=[_attribute_out(a, definitions) for a in attributes],
         rankings=await _rankings(service, group.id) if show_rankings else None,
     ))
+
+
+# -- before the session: the artifacts ------------------------------------------------------------
+
+
+async def get_artifacts(call: Call) -> Response:
+    study = await visible_study(call)
+    group = await _group(call, study, call.query_as(schemas.DiscussQuery).group_id)
+    service = _service(call)
+    principal = call.user
+    mine = None
+    if principal.participant_id is not None:
+        participant = await call.api.store.participant(principal.participant_id)
+        if participant is not None:
+            mine = schemas.OwnArtifacts(**await service.own_summary(study, participant))
+    shared = policy.manages_study(principal, study) or await service.codes_released(study.id)
+    codes = [schemas.ArtifactCode(label=c.label, uses=c.uses, people=len(c.participants))
+             for c in await service.group_codes(study, group.id)] if shared else None
+    cloud = f"/api/studies/{study.id}/discuss/word-cloud.png?group_id={group.id}" if shared and codes else None
+    return json_reply(schemas.Artifacts(
+        group_id=group.id, mine=mine,
+        topics=[schemas.ArtifactTopic(name=t.name, terms=list(t.terms), prompts=t.prompts)
+                for t in await service.topics(study, group.id)],
+        codes=codes, word_cloud=cloud, link=study.content.discuss.artifact_link,
+    ))
+
+
+async def get_word_cloud(call: Call) -> Response:
+    study = await visible_study(call)
+    group = await _group(call, study, call.query_as(schemas.DiscussQuery).group_id)
+    service = _service(call)
+    if not policy.manages_study(call.user, study) and not await service.codes_released(study.id):
+        raise conflict("the facilitator has not released the group's codes yet")
+    codes = await service.group_codes(study, group.id)
+    if not codes:
+        raise conflict("the group has no codes yet")
+    png = await anyio.to_thread.run_sync(word_cloud_png, {c.label: c.uses for c in codes})
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})
 
 
 # -- private entries ----------------------------------------------------------------------------------
@@ -286,6 +327,12 @@ async def get_consensus(call: Call) -> Response:
 
 
 ENDPOINTS = [
+    Endpoint("GET", "/studies/{study_id}/discuss/artifacts", get_artifacts, "discussArtifacts",
+             "Before the session: your interactions and codes, the topics the group explored, its codes (once released)", TAG,
+             response=schemas.Artifacts, query=schemas.DiscussQuery, problems=(403,)),
+    Endpoint("GET", "/studies/{study_id}/discuss/word-cloud.png", get_word_cloud, "discussWordCloud",
+             "The group's codes as a word cloud (PNG), once the facilitator released them", TAG,
+             query=schemas.DiscussQuery, problems=(403, 409), text_media_type="image/png"),
     Endpoint("GET", "/studies/{study_id}/discuss", get_state, "discussState",
              "The live session as you see it: segment, what you entered, what is revealed, the group attributes", TAG,
              response=schemas.DiscussState, query=schemas.DiscussQuery, problems=(403,)),

@@ -104,7 +104,8 @@ def _responses(endpoint: Endpoint, refs: Refs) -> dict[str, Any]:
     if endpoint.response is not None:
         success["content"] = {"application/json": {"schema": refs[(endpoint.response, "serialization")]}}
     elif endpoint.text_media_type is not None:
-        success["content"] = {endpoint.text_media_type: {"schema": {"type": "string"}}}
+        binary = not endpoint.text_media_type.startswith("text/")
+        success["content"] = {endpoint.text_media_type: {"schema": {"type": "string", **({"format": "binary"} if binary else {})}}}
     if endpoint.response_headers:
         success["headers"] = {
             name: {"description": text, "schema": {"type": "string"}} for name, text in endpoint.response_headers.items()

@@ -200,10 +200,16 @@ class DiscussSettingsPatch(RequestModel):
     anonymous_canvas: bool | None = Field(
         default=None, description="cards on the semantic canvas show no authors (the default: true)"
     )
+    artifact_link: (
+        Annotated[str, Field(max_length=2000, pattern=r"^(https?://\S+)?$",
+                             description="a link shown with the session artifacts (e.g. a video); empty for none")]
+        | None
+    ) = None
 
 
 class DiscussSettings(ReplyModel):
     anonymous_canvas: bool
+    artifact_link: str
 
 
 class StudyPatch(RequestModel):
@@ -462,7 +468,8 @@ class Study(ReplyModel):
             ],
             stage_order=list(content.stage_order),
             interact=InteractSettings.of(content.interact),
-            discuss=DiscussSettings(anonymous_canvas=content.discuss.anonymous_canvas),
+            discuss=DiscussSettings(anonymous_canvas=content.discuss.anonymous_canvas,
+                                    artifact_link=content.discuss.artifact_link),
             familiarize=FamiliarizeContent.of(content.familiarize) if manager else None,
             created_at=_time(study.created_at),
             updated_at=_time(study.updated_at),
@@ -1242,3 +1249,31 @@ class Consensus(ReplyModel):
     likert: list[dict[str, Any]]
     krippendorff_alpha: float | None
     krippendorff_caveat: str | None
+
+
+class ArtifactTopic(ReplyModel):
+    name: str = Field(description="the topic's most telling terms")
+    terms: list[str]
+    prompts: int = Field(description="how many prompts of the group were about it")
+
+
+class ArtifactCode(ReplyModel):
+    label: str
+    uses: int
+    people: int
+
+
+class OwnArtifacts(ReplyModel):
+    conversations: int
+    annotations: int
+    codes: list[dict[str, Any]] = Field(description="[{label, uses}], most used first")
+    clusters: list[dict[str, str]] = Field(description="[{name, definition}]")
+
+
+class Artifacts(ReplyModel):
+    group_id: str
+    mine: OwnArtifacts | None = Field(description="participants: your interactions and codes")
+    topics: list[ArtifactTopic] = Field(description="the topics the group explored, largest first")
+    codes: list[ArtifactCode] | None = Field(description="the group's codes by frequency, once the facilitator released them")
+    word_cloud: str | None = Field(description="the word cloud picture's address, once the codes are released")
+    link: str = Field(description="the facilitator's link for the session (e.g. a video); empty for none")

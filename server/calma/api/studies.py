@@ -49,7 +49,7 @@ async def patch_study(call: Call) -> Response:
     study = await managed_study(call)
     patch = call.body_as(schemas.StudyPatch)
     updated = await call.api.store.update_study(study.id, apply_patch(study.content, patch))
-    if updated.content.discuss != study.content.discuss and call.api.canvas is not None:
+    if updated.content.discuss.anonymous_canvas != study.content.discuss.anonymous_canvas and call.api.canvas is not None:
         for group in await call.api.store.groups_of(study.id):  # authors shown or hidden on every canvas
             call.api.canvas_service().group_stale(study.id, group.id)
     return json_reply(schemas.Study.of(updated))

@@ -19,16 +19,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import numpy as np
 import pycrdt
 
 from calma.canvas.board import CardContent, CardKind, card_id
 from calma.canvas.service import CanvasService
-from calma.discuss import consensus
+from calma.discuss import artifacts, consensus
 from calma.discuss.aggregate import Aggregate, aggregate
 from calma.embeddings.model import Embedder
 from calma.hub.rooms import RoomManager
-from calma.interact.conversations import ConversationStore
+from calma.interact.backend import Speaker
+from calma.interact.conversations import ConversationStore, current_messages
+from calma.reflect.service import CodeUse, ReflectService
 from calma.live.control_state import State, control_room_name, read_state
 from calma.store.discuss_sql import Attribute, AttributeVersion, Entry, SQLDiscussStore
 from calma.studies.model import Participant, Study, new_id
@@ -66,11 +70,13 @@ class Example:
 
 class DiscussService:
     def __init__(self, store: SQLDiscussStore, studies: StudyStore, rooms: Callable[[], RoomManager],
-                 canvas: Callable[[], CanvasService], conversations: Callable[[], ConversationStore], embedder: Embedder,
+                 canvas: Callable[[], CanvasService], conversations: Callable[[], ConversationStore],
+                 reflect: Callable[[], ReflectService], embedder: Embedder,
                  *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._studies = studies
         self._conversations = conversations
+        self._reflect = reflect
         self._rooms = rooms
         self._canvas = canvas
         self._embedder = embedder
@@ -97,6 +103,46 @@ class DiscussService:
         """Called after a control command was stored: revealing the top threes puts them on the canvas."""
         if command.get("name") == "reveal" and command.get("what") == REVEAL_TOP3:
             await self.publish_top3(study_id, group_id)
+
+    # -- before the session: the artifacts ----------------------------------------------------------
+
+    async def group_codes(self, study: Study, group_id: str) -> list[CodeUse]:
+        participants = await self._studies.participants_of(study.id, group_id)
+        return await self._reflect().group_code_uses(study, participants)
+
+    async def codes_released(self, study_id: str) -> bool:
+        released_at, _ = await self._reflect().store.settings(study_id)
+        return released_at is not None
+
+    async def topics(self, study: Study, group_id: str) -> list[artifacts.Topic]:
+        """The topics the group's prompts explored (names and counts only)."""
+        conversations = self._conversations()
+        prompts: list[str] = []
+        for participant in await self._studies.participants_of(study.id, group_id):
+            for conversation in await conversations.conversations_of(study.id, participant.id):
+                messages = current_messages(await conversations.messages_of(conversation.id))
+                prompts += [m.content for m in messages if m.role is Speaker.USER and m.content.strip()]
+        if not prompts:
+            return []
+        vectors = await self._embedder.embed(prompts)
+        return await anyio.to_thread.run_sync(artifacts.topics, prompts, vectors)
+
+    async def own_summary(self, study: Study, participant: Participant) -> dict[str, Any]:
+        """A participant's own interactions and codes, in counts and labels (the full export is Reflect's)."""
+        conversations = await self._conversations().conversations_of(study.id, participant.id)
+        records = await self._reflect().store.records(participant.id)
+        uses: dict[str, int] = {}
+        labels = {c.id: c.label for c in records.codes}
+        annotations = [a for a in records.annotations if a.deleted_at is None]
+        for annotation in annotations:
+            for code in {records.resolve(c) for c in annotation.code_ids}:
+                if code in labels:
+                    uses[labels[code]] = uses.get(labels[code], 0) + 1
+        return {
+            "conversations": len(conversations), "annotations": len(annotations),
+            "codes": [{"label": label, "uses": n} for label, n in sorted(uses.items(), key=lambda item: (-item[1], item[0]))],
+            "clusters": [{"name": c.name, "definition": c.definition} for c in records.clusters if c.deleted_at is None],
+        }
 
     # -- segment 1: each one's top three, private until the reveal -------------------------------
 

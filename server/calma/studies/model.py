@@ -148,6 +148,7 @@ class DiscussSettings:
     """How the live Discuss session shows what people wrote."""
 
     anonymous_canvas: bool = True  # cards on the semantic canvas show no authors (privacy by default)
+    artifact_link: str = ""  # an optional link for the session artifacts (e.g. a video), http(s) only
 
 
 @dataclass(frozen=True)
