@@ -39,11 +39,19 @@ export interface DeploymentContext {
   readonly models: readonly string[]
 }
 
+export interface DiscussSettings {
+  /** Cards on the semantic canvas show no authors. */
+  readonly anonymous_canvas: boolean
+  /** A link participants get with their session artifacts (http(s)); empty for none. */
+  readonly artifact_link: string
+}
+
 export interface Study {
   readonly id: string
   readonly name: string
   readonly deployment_context: DeploymentContext
   readonly stage_order: readonly Stage[]
+  readonly discuss: DiscussSettings
   readonly created_at: string
   readonly updated_at: string
 }
@@ -98,6 +106,7 @@ export interface InvitePreview {
 export interface StudyPatch {
   readonly name?: string
   readonly deployment_context?: { readonly name?: string, readonly description?: string, readonly system_prompt?: string }
+  readonly discuss?: Partial<DiscussSettings>
 }
 
 /** What decided whether a stage is open: the rule (in order), or the facilitator's override for the group or the person. */

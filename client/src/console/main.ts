@@ -14,6 +14,7 @@ import { FamiliarizeArea } from './familiarize'
 import { GroupsPanel } from './groups'
 import { InvitesPanel } from './invites'
 import { ProgressPanel } from './progress'
+import { DiscussArea } from './discuss'
 import { ReflectArea } from './reflect'
 import { StudiesPanel, studyHref } from './studies'
 import { StudyPane } from './study'
@@ -105,6 +106,8 @@ async function startDashboard (me: Me): Promise<void> {
     document.querySelector('#study .jump'))
   const reflect = new ReflectArea()
   reflect.mount(familiarize.editor.section, document.querySelector('#study .jump'))
+  const discuss = new DiscussArea()
+  discuss.mount(reflect.section, document.querySelector('#study .jump'))
 
   const navigate = (study: string): void => {
     window.history.pushState(null, '', studyHref(study))
@@ -155,7 +158,7 @@ async function startDashboard (me: Me): Promise<void> {
     article: byId('study', HTMLElement),
     title: byId('study-title', HTMLElement),
     subtitle: byId('study-subtitle', HTMLElement),
-  }, { progress, groups, invites, context, familiarize, reflect })
+  }, { progress, groups, invites, context, familiarize, reflect, discuss })
 
   const route = async (): Promise<void> => {
     const study = studyInUrl()

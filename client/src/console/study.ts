@@ -6,6 +6,7 @@ import type { FamiliarizeArea } from './familiarize'
 import type { GroupsPanel } from './groups'
 import type { InvitesPanel } from './invites'
 import type { ProgressPanel } from './progress'
+import type { DiscussArea } from './discuss'
 import type { ReflectArea } from './reflect'
 
 export interface StudyElements {
@@ -24,6 +25,7 @@ export interface StudyPanels {
   readonly context: ContextPanel
   readonly familiarize: FamiliarizeArea
   readonly reflect: ReflectArea
+  readonly discuss: DiscussArea
 }
 
 export class StudyPane {
@@ -56,6 +58,7 @@ export class StudyPane {
       this.panels.progress.watch(id, study.stage_order, groups)
       this.panels.familiarize.show(study, groups)
       this.panels.reflect.show(study, groups)
+      this.panels.discuss.show(study, groups)
       this.els.article.hidden = false
     } catch (error) {
       if (load !== this.loads) return
@@ -82,5 +85,6 @@ export class StudyPane {
     this.panels.progress.setGroups(groups)
     this.panels.familiarize.groupsChanged(groups)
     this.panels.reflect.groupsChanged(groups)
+    this.panels.discuss.groupsChanged(groups)
   }
 }
