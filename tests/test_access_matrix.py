@@ -69,6 +69,8 @@ API = [
     ("GET",   "/api/studies/{S}/discuss?group_id={GA}",      None,                         (401, 200, 404, 200, 404, 200)),
     ("PUT",   "/api/studies/{S}/discuss/top3",               {"entries": [{"name": "kind"}]}, (401, 403, 404, 409, 409, 403)),
     ("GET",   "/api/studies/{S}/discuss/consensus?group_id={GA}", None,                    (401, 409, 404, 403, 404, 403)),
+    ("GET",   "/api/studies/{S}/outputs/axes.json?group_id={GA}", None,                    (401, 200, 404, 403, 403, 403)),
+    ("GET",   "/api/studies/{S}/outputs/axes.csv?group_id={GA}",  None,                    (401, 200, 404, 403, 403, 403)),
 ]  # fmt: skip
 
 

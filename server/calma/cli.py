@@ -209,6 +209,15 @@ def _map(args: argparse.Namespace) -> int:
     return run(Path(args.labels), Path(args.json) if args.json else None, Path(args.png) if args.png else None)
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from calma.outputs.compare import run
+
+    if not 0.0 <= args.threshold <= 1.0:
+        print("calma compare: --threshold is a cosine similarity between 0 and 1", file=sys.stderr)
+        return 2
+    return run([Path(p) for p in args.files], args.format, args.threshold)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calma", description="CALMA Studio: live deliberation server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -264,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     mapping.add_argument("--json", help="write label → x, y and suggested group here (default: stdout)")
     mapping.add_argument("--png", help="write a picture of the map here")
     mapping.set_defaults(handler=_map)
+
+    comparing = commands.add_parser(
+        "compare", help="align two or more groups' derived axes by meaning (files in shared_schema/derived-axes.schema.json)"
+    )
+    comparing.add_argument("files", nargs="+", metavar="AXES.json", help="derived-axes files (names and definitions suffice)")
+    comparing.add_argument("--format", choices=["md", "json"], default="md", help="Markdown tables (default) or JSON")
+    comparing.add_argument("--threshold", type=float, default=0.5,
+                           help="below this cosine similarity a pair is not a counterpart (default 0.5)")
+    comparing.set_defaults(handler=_compare)
 
     cluster = commands.add_parser(
         "cluster", help="run redis-server, N hub nodes and a room-hashing router on this machine (demos, tests)"

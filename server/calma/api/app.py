@@ -11,7 +11,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from calma.api import canvas, conversations, discuss, familiarize, groups, invites, participants, reflect, session, studies
+from calma.api import (
+    canvas,
+    conversations,
+    discuss,
+    familiarize,
+    groups,
+    invites,
+    outputs,
+    participants,
+    reflect,
+    session,
+    studies,
+)
 from calma.api.endpoints import ApiContext, Endpoint, routes
 from calma.api.openapi import openapi_document
 from calma.api.problems import (
@@ -34,6 +46,7 @@ ENDPOINTS: list[Endpoint] = [
     *reflect.ENDPOINTS,
     *canvas.ENDPOINTS,
     *discuss.ENDPOINTS,
+    *outputs.ENDPOINTS,
 ]
 
 

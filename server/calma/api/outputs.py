@@ -1,0 +1,65 @@
+"""Outputs over REST: a group's derived axes as JSON (shared_schema/derived-axes.schema.json), CSV and Markdown.
+
+The facilitator's: the axes carry example interactions from participants'
+conversations. Agreement figures appear once the session is closed.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from calma.api import schemas
+from calma.api.endpoints import Call, Endpoint, json_reply
+from calma.api.lookups import managed_study, visible_group
+from calma.api.problems import Problem
+from calma.outputs.axes import axes_csv, axes_markdown, derived_axes
+from calma.outputs.schema import DerivedAxes
+from calma.studies.model import Study
+
+TAG = "outputs"
+
+
+async def _axes(call: Call) -> tuple[Study, DerivedAxes]:
+    study = await managed_study(call)
+    group_id = call.query_as(schemas.DiscussQuery).group_id
+    if group_id is None:
+        raise Problem("validation-failed", "say which group (group_id)")
+    group = await visible_group(call, study, group_id)
+    discuss = call.api.discuss_service()
+    closed = (await discuss.control(study.id, group.id))["segment"] == "closed"
+    cards = await call.api.canvas_service().cards(study.id, group.id)
+    return study, await derived_axes(study, group, discuss, call.api.chat().conversations, cards, closed=closed)
+
+
+def _filename(axes: DerivedAxes, suffix: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="axes-{axes.group.id}.{suffix}"'}
+
+
+async def axes_json(call: Call) -> Response:
+    _, axes = await _axes(call)
+    return json_reply(axes)
+
+
+async def axes_csv_file(call: Call) -> Response:
+    _, axes = await _axes(call)
+    return Response(axes_csv(axes), media_type="text/csv; charset=utf-8", headers=_filename(axes, "csv"))
+
+
+async def axes_md_file(call: Call) -> Response:
+    _, axes = await _axes(call)
+    return Response(axes_markdown(axes), media_type="text/markdown; charset=utf-8", headers=_filename(axes, "md"))
+
+
+ENDPOINTS = [
+    Endpoint("GET", "/studies/{study_id}/outputs/axes.json", axes_json, "derivedAxes",
+             "A group's derived axes (shared_schema/derived-axes.schema.json): facilitators", TAG,
+             response=DerivedAxes, query=schemas.DiscussQuery, problems=(403,)),
+    Endpoint("GET", "/studies/{study_id}/outputs/axes.csv", axes_csv_file, "derivedAxesCsv",
+             "A group's derived axes, a row per axis (CSV)", TAG,
+             query=schemas.DiscussQuery, problems=(403,), text_media_type="text/csv",
+             response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.csv"}),
+    Endpoint("GET", "/studies/{study_id}/outputs/axes.md", axes_md_file, "derivedAxesMarkdown",
+             "A group's derived axes as a Markdown document", TAG,
+             query=schemas.DiscussQuery, problems=(403,), text_media_type="text/markdown",
+             response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.md"}),
+]  # fmt: skip

@@ -1,0 +1,126 @@
+"""Outputs: a group's derived axes exported under their schema, and groups' axes compared by meaning."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calma.outputs.compare import match
+from calma.outputs.schema import DerivedAxes
+from tests.helpers.admin import create_facilitator
+from tests.helpers.api_client import Person
+from tests.helpers.discuss import ATTRIBUTES, FinishedSession, run_session
+from tests.helpers.server import REPO, ServerProcess
+
+LEAD = ("lena@example.org", "Lena", "lena's long password")
+_studies = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    node = ServerProcess(tmp_path_factory.mktemp("outputs") / "node")
+    node.start()
+    create_facilitator(node.data_dir, *LEAD)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+async def finished(server: ServerProcess) -> FinishedSession:
+    lead = Person(server, "Lena").sign_in(LEAD[0], LEAD[2])
+    return await run_session(server, lead, f"Outputs {next(_studies)}")
+
+
+def test_the_schema_file_is_what_the_models_generate() -> None:
+    done = subprocess.run([sys.executable, "scripts/gen_axes_schema.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_file_of_names_and_definitions_is_a_derived_axes_file() -> None:
+    axes = DerivedAxes.model_validate({"format": "calma.derived-axes/1", "axes": [{"name": "Kind", "definition": "Warm."}]})
+    assert axes.axes[0].examples == [] and axes.axes[0].rank is None
+
+
+async def test_a_closed_sessions_axes_export_as_json_csv_and_markdown_and_round_trip(finished: FinishedSession) -> None:
+    s = finished
+    query = f"?group_id={s.group}"
+    exported = s.lead.ok("GET", s.path(f"/outputs/axes.json{query}"))
+    axes = DerivedAxes.model_validate(exported)  # the schema's own validator
+    assert DerivedAxes.model_validate_json(axes.model_dump_json()) == axes, "export → import → the same axes"
+    assert [a.name for a in axes.axes] == [ATTRIBUTES[0][0], ATTRIBUTES[1][0], ATTRIBUTES[2][0]], "Borda order"
+    first = axes.axes[0]
+    assert first.rank is not None and (first.rank.borda_position, first.rank.schulze_position, first.rank.ballots) == (1, 1, 3)
+    assert first.agreement is not None and (first.agreement.median, first.agreement.share_agreeing) == (5.0, 1.0)
+    assert first.examples[0].kind == "baseline" and first.examples[0].response, "examples carry their text"
+    assert [p.text for p in first.provenance] == ["Historical accuracy"]
+    assert axes.consensus is not None and axes.consensus["krippendorff_alpha"] is not None
+
+    table = list(csv.DictReader(io.StringIO(s.lead.request("GET", s.path(f"/outputs/axes.csv{query}")).text)))
+    assert [row["name"] for row in table] == [a.name for a in axes.axes] and table[0]["likert_median"] == "5.0"
+    markdown = s.lead.request("GET", s.path(f"/outputs/axes.md{query}"))
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert "## 1. Historical accuracy" in markdown.text and "Borda 1, Schulze 1 (3 ballots)" in markdown.text
+    for who in ("Ravi",):
+        assert s.people[who].request("GET", s.path(f"/outputs/axes.json{query}")).status_code == 403
+
+
+def test_the_matching_is_optimal_not_greedy() -> None:
+    # Greedy would take (0, 0) = 0.9 and leave (1, 1) = 0.1; the optimum pairs (0, 1) and (1, 0): 0.8 + 0.8.
+    similarity = np.array([[0.9, 0.8], [0.8, 0.1]])
+    assert match(similarity, threshold=0.5) == [(0, 1, 0.8), (1, 0, 0.8)]
+    assert match(similarity, threshold=0.85) == [], "below the threshold: no counterpart"
+
+
+def write(path: Path, group: str, axes: list[tuple[str, str]]) -> Path:
+    path.write_text(json.dumps({"format": "calma.derived-axes/1", "group": {"name": group},
+                                "axes": [{"name": n, "definition": d} for n, d in axes]}), encoding="utf-8")
+    return path
+
+
+def calma_compare(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "calma", "compare", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_calma_compare_pairs_toy_groups_by_meaning_and_lists_those_without_a_counterpart(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.json", "MIT students", [
+        ("Historical accuracy", "Facts, dates and names are correct and sourced."),
+        ("Balanced perspectives", "Presents several viewpoints on contested events."),
+        ("Engaging tone", "Sparks curiosity and invites further questions.")])
+    b = write(tmp_path / "b.json", "Professionals from India", [
+        ("Multiple viewpoints", "Gives more than one side of a debated historical event."),
+        ("Factual correctness", "Does not invent facts; dates and people are right."),
+        ("Cultural sensitivity", "Respects religious and regional communities of India.")])
+    done = calma_compare(str(a), str(b), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    (comparison,) = json.loads(done.stdout)["comparisons"]
+    assert {(p["a"], p["b"]) for p in comparison["pairs"]} == {
+        ("Historical accuracy", "Factual correctness"), ("Balanced perspectives", "Multiple viewpoints")}
+    assert comparison["only_a"] == ["Engaging tone"] and comparison["only_b"] == ["Cultural sensitivity"]
+    table = calma_compare(str(a), str(b))
+    assert "| Balanced perspectives | Multiple viewpoints |" in table.stdout
+    assert "No counterpart (below 0.50) in MIT students: Engaging tone" in table.stdout
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("not json", "is not JSON"),
+    ('{"format": "calma.derived-axes/2", "axes": []}', "format"),
+    ('{"format": "calma.derived-axes/1", "axes": [{"name": "x"}]}', "axes.0.definition"),
+])  # fmt: skip
+def test_calma_compare_refuses_what_is_not_a_derived_axes_file(tmp_path: Path, content: str, problem: str) -> None:
+    good = write(tmp_path / "good.json", "G", [("Kind", "Warm")])
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, encoding="utf-8")
+    done = calma_compare(str(good), str(bad))
+    assert done.returncode == 2 and problem in done.stderr and "bad.json" in done.stderr
+    assert calma_compare(str(good), str(good), "--threshold", "2").returncode == 2
