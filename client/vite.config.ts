@@ -3,9 +3,10 @@ import { defineConfig, type Plugin } from 'vite'
 import { CLOSE_CODES } from './src/closeCodes'
 
 /**
- * The hub serves `dist/` at `/`, so assets use relative paths. Seven pages: the board (`/`), the
+ * The hub serves `dist/` at `/`, so assets use relative paths. Eight pages: the board (`/`), the
  * facilitator console (`/console/`), the invite page (`/join/?token=`), the participant's
- * overview (`/me/`), Familiarize (`/familiarize/`), their chat with the model (`/interact/`) and Reflect (`/reflect/`).
+ * overview (`/me/`), Familiarize (`/familiarize/`), their chat with the model (`/interact/`), Reflect (`/reflect/`)
+ * and the group's semantic canvas (`/canvas/`).
  * `npm run dev` proxies the websockets and the API to a hub at CALMA_HUB (default 127.0.0.1:8000).
  */
 const hub = process.env['CALMA_HUB'] ?? 'http://127.0.0.1:8000'
@@ -36,6 +37,7 @@ export default defineConfig({
         interact: resolve(import.meta.dirname, 'interact/index.html'),
         familiarize: resolve(import.meta.dirname, 'familiarize/index.html'),
         reflect: resolve(import.meta.dirname, 'reflect/index.html'),
+        canvas: resolve(import.meta.dirname, 'canvas/index.html'),
       },
     },
   },

@@ -61,24 +61,34 @@ def fit_plane(vectors: np.ndarray) -> Plane:
     return Plane(mean, axes / np.where(norms > 1e-12, norms, 1.0))
 
 
+def spread_for(cards: int) -> float:
+    """The RMS distance from the centre a fresh layout of this many cards gets: room for them as they grow."""
+    return max(SPREAD, 80.0 * float(np.sqrt(cards)))
+
+
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """Rotation (or reflection) R, scale s and shift t with s * source @ R + t ≈ target (least squares)."""
+    """Rotation (or reflection) R, scale s and shift t with s * source @ R + t ≈ target.
+
+    R and t are the least-squares fit; s matches the two point sets' spreads (their RMS distance from
+    their centres), not the least-squares scale, which would shrink the map a little at every refit
+    (by how weakly the layouts agree) until the cards pile up in the middle.
+    """
     mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
     a, b = source - mu_s, target - mu_t
-    rotation, singular_sum = orthogonal_procrustes(a, b)
-    norm = float((a**2).sum())
-    scale = float(singular_sum) / norm if norm > 1e-12 else 1.0
+    rotation, _ = orthogonal_procrustes(a, b)
+    size_a, size_b = float(np.sqrt((a**2).sum())), float(np.sqrt((b**2).sum()))
+    scale = size_b / size_a if size_a > 1e-9 and size_b > 1e-9 else 1.0
     return rotation, scale, mu_t - scale * mu_s @ rotation
 
 
 def fresh_layout(vectors: np.ndarray, plane: Plane | None = None) -> np.ndarray:
-    """A layout of these vectors alone, centred, with RMS distance SPREAD from the centre."""
+    """A layout of these vectors alone, centred, with RMS distance `spread_for(n)` from the centre."""
     if len(vectors) == 1:
         return np.zeros((1, 2))
     coords = (plane or fit_plane(vectors)).coordinates(vectors)
     centred = coords - coords.mean(axis=0)
     rms = float(np.sqrt((centred**2).sum(axis=1).mean())) or 1.0
-    return centred * (SPREAD / rms)
+    return centred * (spread_for(len(vectors)) / rms)
 
 
 def project_onto(plane: Plane, placed_vectors: np.ndarray, placed_positions: np.ndarray,
@@ -100,4 +110,6 @@ def relayout(vectors: np.ndarray, positions: np.ndarray, anchors: np.ndarray) ->
     if int(anchors.sum()) < MIN_FITTED:
         return layout, plane
     rotation, scale, shift = similarity_transform(layout[anchors], positions[anchors])
-    return scale * layout @ rotation + shift, plane
+    scale = max(scale, 1.0)  # as large as people made the map, never smaller than a fresh one: room to grow
+    centre = positions[anchors].mean(axis=0)
+    return scale * (layout - layout[anchors].mean(axis=0)) @ rotation + centre, plane
