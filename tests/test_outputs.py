@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from calma.outputs.compare import match
+from calma.outputs.rubric import parse_score
 from calma.outputs.schema import DerivedAxes
 from tests.helpers.admin import create_facilitator
 from tests.helpers.api_client import Person
@@ -124,3 +125,44 @@ def test_calma_compare_refuses_what_is_not_a_derived_axes_file(tmp_path: Path, c
     done = calma_compare(str(good), str(bad))
     assert done.returncode == 2 and problem in done.stderr and "bad.json" in done.stderr
     assert calma_compare(str(good), str(good), "--threshold", "2").returncode == 2
+
+
+async def test_rubrics_guidelines_and_a_judge_run_come_from_the_axes(finished: FinishedSession, tmp_path: Path) -> None:
+    s = finished
+    query = f"?group_id={s.group}"
+    rubrics = json.loads(s.lead.request("GET", s.path(f"/outputs/rubrics.json{query}")).text)
+    assert rubrics["format"] == "calma.rubrics/1" and len(rubrics["rubrics"]) == 3
+    accuracy = rubrics["rubrics"][0]
+    assert accuracy["axis"] == "Historical accuracy" and list(accuracy["scale"]) == ["1", "2", "3", "4", "5"]
+    assert len(accuracy["few_shot"]) == 1, "the baseline example the group attached"
+    template = accuracy["prompt_template"]
+    assert template.startswith("You rate one quality of an AI assistant's response: Historical accuracy.")
+    assert "Definition: Facts, dates and names are right; nothing is invented." in template
+    assert "Example 1 of a response that shows this quality (a 5):" in template
+    assert template.endswith("Prompt: {prompt}\nResponse: {response}\n\nAnswer with one digit from 1 to 5.\nScore:")
+    guide = s.lead.request("GET", s.path(f"/outputs/guidelines.md{query}")).text
+    assert "## 1. Historical accuracy" in guide and "| 5 | The response fully embodies this quality. |" in guide
+
+    axes_file = tmp_path / "axes.json"
+    axes_file.write_text(s.lead.request("GET", s.path(f"/outputs/axes.json{query}")).text, encoding="utf-8")
+    one_axis = json.loads(axes_file.read_text())
+    one_axis["axes"] = one_axis["axes"][:1]
+    axes_file.write_text(json.dumps(one_axis), encoding="utf-8")
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text(json.dumps({"id": "r1", "prompt": "Who built the Taj Mahal?",
+                                     "response": "Shah Jahan, the Mughal emperor, completed it around 1653."}) + "\n")
+    out = tmp_path / "scores.jsonl"
+    done = subprocess.run([sys.executable, "-m", "calma", "judge", "--axes", str(axes_file), "--responses", str(responses),
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert (line["id"], line["axis"], line["model"]) == ("r1", "Historical accuracy", "gemma-3-270m")
+    assert line["score"] in (1, 2, 3, 4, 5, None) and isinstance(line["raw"], str)
+    assert line["score"] == parse_score(line["raw"])
+    bad = subprocess.run([sys.executable, "-m", "calma", "judge", "--axes", str(axes_file), "--responses", str(axes_file),
+                          "--out", str(out)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "each line is an object" in bad.stderr
+
+
+def test_the_judges_answer_is_read_back_as_a_score() -> None:
+    assert [parse_score(t) for t in ("4", " 5 - fully", "Score: 3/5", "12", "none", "0 or 7")] == [4, 5, 3, None, None, None]

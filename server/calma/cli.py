@@ -218,6 +218,18 @@ def _compare(args: argparse.Namespace) -> int:
     return run([Path(p) for p in args.files], args.format, args.threshold)
 
 
+def _judge(args: argparse.Namespace) -> int:
+    from calma.interact.models import LLMConfigError, embedded_model, load_llm_config
+    from calma.outputs.judge import run
+
+    try:
+        llm = load_llm_config(Path(args.llm_config)) if args.llm_config else embedded_model(args.model and Path(args.model))
+    except LLMConfigError as exc:
+        print(f"calma judge: {exc}", file=sys.stderr)
+        return 2
+    return run(Path(args.axes), Path(args.responses), Path(args.out), llm, args.judge_model)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calma", description="CALMA Studio: live deliberation server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -282,6 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
     comparing.add_argument("--threshold", type=float, default=0.5,
                            help="below this cosine similarity a pair is not a counterpart (default 0.5)")
     comparing.set_defaults(handler=_compare)
+
+    judging = commands.add_parser("judge", help="score model responses on every derived axis with an LLM judge")
+    judging.add_argument("--axes", required=True, help="a derived-axes file (GET …/outputs/axes.json)")
+    judging.add_argument("--responses", required=True, help="JSONL: one {id?, prompt, response} per line")
+    judging.add_argument("--out", required=True, help="JSONL of scores: one {id, axis, score, raw, model} per line")
+    judge_models = judging.add_mutually_exclusive_group()
+    judge_models.add_argument("--model", default=env("CALMA_MODEL"), help="PATH.gguf judge on the CPU (default: the packaged model)")
+    judge_models.add_argument("--llm-config", default=env("CALMA_LLM_CONFIG"), help="FILE.toml of models and endpoints (vLLM, …)")
+    judging.add_argument("--judge-model", help="which configured model judges (default: the first)")
+    judging.set_defaults(handler=_judge)
 
     cluster = commands.add_parser(
         "cluster", help="run redis-server, N hub nodes and a room-hashing router on this machine (demos, tests)"

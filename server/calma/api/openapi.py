@@ -104,8 +104,12 @@ def _responses(endpoint: Endpoint, refs: Refs) -> dict[str, Any]:
     if endpoint.response is not None:
         success["content"] = {"application/json": {"schema": refs[(endpoint.response, "serialization")]}}
     elif endpoint.text_media_type is not None:
-        binary = not endpoint.text_media_type.startswith("text/")
-        success["content"] = {endpoint.text_media_type: {"schema": {"type": "string", **({"format": "binary"} if binary else {})}}}
+        media = endpoint.text_media_type
+        schema: dict[str, Any] = (
+            {"type": "object"} if media == "application/json"
+            else {"type": "string", "format": "binary"} if media.startswith("image/") else {"type": "string"}
+        )
+        success["content"] = {media: {"schema": schema}}
     if endpoint.response_headers:
         success["headers"] = {
             name: {"description": text, "schema": {"type": "string"}} for name, text in endpoint.response_headers.items()

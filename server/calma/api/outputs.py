@@ -6,6 +6,8 @@ conversations. Agreement figures appear once the session is closed.
 
 from __future__ import annotations
 
+import json
+
 from starlette.responses import Response
 
 from calma.api import schemas
@@ -13,6 +15,7 @@ from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import managed_study, visible_group
 from calma.api.problems import Problem
 from calma.outputs.axes import axes_csv, axes_markdown, derived_axes
+from calma.outputs.rubric import guidelines, rubrics
 from calma.outputs.schema import DerivedAxes
 from calma.studies.model import Study
 
@@ -45,6 +48,17 @@ async def axes_csv_file(call: Call) -> Response:
     return Response(axes_csv(axes), media_type="text/csv; charset=utf-8", headers=_filename(axes, "csv"))
 
 
+async def rubrics_json(call: Call) -> Response:
+    _, axes = await _axes(call)
+    return Response(json.dumps(rubrics(axes), ensure_ascii=False), media_type="application/json",
+                    headers=_filename(axes, "rubrics.json"))
+
+
+async def guidelines_md(call: Call) -> Response:
+    _, axes = await _axes(call)
+    return Response(guidelines(axes), media_type="text/markdown; charset=utf-8", headers=_filename(axes, "guidelines.md"))
+
+
 async def axes_md_file(call: Call) -> Response:
     _, axes = await _axes(call)
     return Response(axes_markdown(axes), media_type="text/markdown; charset=utf-8", headers=_filename(axes, "md"))
@@ -62,4 +76,12 @@ ENDPOINTS = [
              "A group's derived axes as a Markdown document", TAG,
              query=schemas.DiscussQuery, problems=(403,), text_media_type="text/markdown",
              response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.md"}),
+    Endpoint("GET", "/studies/{study_id}/outputs/rubrics.json", rubrics_json, "judgeRubrics",
+             "LLM-judge rubrics, one per axis: definition, 1-5 scale, few-shot examples, the ready prompt", TAG,
+             query=schemas.DiscussQuery, problems=(403,), text_media_type="application/json",
+             response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.rubrics.json"}),
+    Endpoint("GET", "/studies/{study_id}/outputs/guidelines.md", guidelines_md, "annotationGuidelines",
+             "Annotation guidelines per axis, with the scale and the group's examples (Markdown)", TAG,
+             query=schemas.DiscussQuery, problems=(403,), text_media_type="text/markdown",
+             response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.guidelines.md"}),
 ]  # fmt: skip
