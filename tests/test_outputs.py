@@ -8,12 +8,16 @@ import itertools
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from calma.canvas.board import CardKind, card_id
+from calma.embeddings.model import Embedder
+from calma.outputs.classifier import train_all
 from calma.outputs.compare import match
 from calma.outputs.rubric import parse_score
 from calma.outputs.schema import DerivedAxes
@@ -166,3 +170,108 @@ async def test_rubrics_guidelines_and_a_judge_run_come_from_the_axes(finished: F
 
 def test_the_judges_answer_is_read_back_as_a_score() -> None:
     assert [parse_score(t) for t in ("4", " 5 - fully", "Score: 3/5", "12", "none", "0 or 7")] == [4, 5, 3, None, None, None]
+
+
+# -- datasets and classifiers ------------------------------------------------------------------------------
+
+ACCURATE = ["The treaty was signed in 1947, as the records show.", "Akbar ruled from 1556 to 1605.",
+            "The date given is correct and sourced to the census.", "Shah Jahan commissioned the Taj Mahal in 1632.",
+            "It cites the primary documents for each date.", "The figures match the archival sources.",
+            "The battle took place in 1757 at Plassey.", "The names and dates are all accurate.",
+            "The account is faithful to the historical record.", "Every fact is checked against sources."]
+CURIOUS = ["What do you think life was like for a child then?", "Imagine walking through the bazaar: what would you ask?",
+           "This opens a fascinating question for you to explore.", "Why not look up what happened next?",
+           "Can you guess why the emperor decided this?", "There is a mystery here worth digging into.",
+           "Try asking your grandparents what they remember!", "What would you have done in their place?",
+           "Keep wondering: there is much more to discover.", "Here is a puzzle to think about tonight."]
+
+
+async def test_a_classifier_on_small_meaningful_data_beats_chance_and_says_so(tmp_path: Path) -> None:
+    rows = [{"axis": "Historical accuracy", "text": t, "label": 1} for t in ACCURATE]
+    rows += [{"axis": "Historical accuracy", "text": t, "label": 0} for t in CURIOUS]
+    trained = await train_all(rows, Embedder())
+    (entry,) = trained["classifiers"]
+    figures = entry["figures"]
+    assert figures["folds"] == 5 and figures["majority_baseline"] == 0.5
+    assert figures["accuracy"] > 0.75 and figures["balanced_accuracy"] > 0.75, figures
+    assert entry["note"].startswith("5-fold cross-validated on 20 examples: accuracy")
+    assert "rough" in entry["note"], "twenty examples are few, and the note says so"
+
+    too_few = (await train_all(rows[:2] + rows[-1:], Embedder()))["classifiers"][0]
+    assert too_few["figures"] is None and too_few["note"].startswith("too little data")
+    one_class = (await train_all(rows[:4], Embedder()))["classifiers"][0]
+    assert one_class["weights"] is None and one_class["note"].startswith("cannot train")
+
+    classifiers = tmp_path / "classifiers.json"
+    classifiers.write_text(json.dumps(trained), encoding="utf-8")
+    outputs = tmp_path / "outputs.jsonl"
+    outputs.write_text(json.dumps({"id": "a", "response": "The Mughal empire was founded in 1526 by Babur, the sources agree."})
+                       + "\n" + json.dumps({"id": "b", "text": "What would you ask the emperor if you could meet him?"}) + "\n")
+    tagged_path = tmp_path / "tagged.jsonl"
+    done = subprocess.run([sys.executable, "-m", "calma", "tag", "--classifiers", str(classifiers), "--in", str(outputs),
+                           "--out", str(tagged_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    tagged = [json.loads(line) for line in tagged_path.read_text().splitlines()]
+    assert tagged[0]["axes"] == ["Historical accuracy"] and tagged[1]["axes"] == []
+    assert tagged[0]["scores"]["Historical accuracy"] > tagged[1]["scores"]["Historical accuracy"]
+    bad = subprocess.run([sys.executable, "-m", "calma", "tag", "--classifiers", str(outputs), "--in", str(outputs),
+                          "--out", str(tagged_path)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "calma tag:" in bad.stderr
+
+
+def code(s: FinishedSession, who: str, item_index: int, codes: list[str], cluster: str | None = None) -> None:
+    person = s.people[who]
+    items = [i for i in person.ok("GET", s.path("/reflect"))["items"] if i["kind"] == "baseline"]
+    item = items[item_index]
+    ops = [{"kind": "annotation.create", "id": uuid.uuid4().hex[:16], "target_kind": "baseline", "target_id": item["id"],
+            "start": 0, "end": 20, "quote": item["text"][:20], "codes": codes}]
+    person.ok("POST", s.path("/reflect/ops"), {"ops": [{"op_id": op["id"], "op": op} for op in ops]})
+    if cluster is not None:
+        state = person.ok("GET", s.path("/reflect"))
+        ids = [c["id"] for c in state["codes"] if c["label"] in codes]
+        op = {"kind": "cluster.create", "id": uuid.uuid4().hex[:16], "name": cluster, "definition": "", "code_ids": ids}
+        person.ok("POST", s.path("/reflect/ops"), {"ops": [{"op_id": op["id"], "op": op}]})
+
+
+async def test_datasets_map_codes_to_axes_through_provenance_and_clusters_and_load_in_hf_datasets(
+    finished: FinishedSession, tmp_path: Path
+) -> None:
+    s = finished
+    s.lead.ok("PUT", s.path("/stage-overrides"), {"group_id": s.group, "stage": "reflect", "state": "open"})
+    code(s, "Ravi", 0, ["accurate dates", "checks facts"], cluster="Getting it right")  # clustered together
+    code(s, "Mei", 0, ["accurate dates"])
+    code(s, "Mei", 1, ["sparks curiosity"])
+    code(s, "Ana", 1, ["checks facts"])
+    s.lead.ok("PUT", s.path("/reflect/settings"), {"codes_released": True})
+    s.lead.ok("POST", s.path("/canvas/refresh"), {"group_id": s.group})
+    accuracy = s.attributes["Historical accuracy"]
+    s.lead.ok("PATCH", s.path(f"/discuss/attributes/{accuracy}"),
+              {"group_id": s.group, "provenance": [card_id(CardKind.CODE, "accurate dates")]})
+    query = f"?group_id={s.group}"
+
+    excerpts_file = tmp_path / "excerpts.jsonl"
+    excerpts_file.write_text(s.lead.request("GET", s.path(f"/outputs/datasets/excerpts.jsonl{query}")).text)
+    rows = [json.loads(line) for line in excerpts_file.read_text().splitlines()]
+    about_accuracy = {(r["annotator"], tuple(r["codes"])): r["label"] for r in rows if r["axis"] == "Historical accuracy"}
+    assert sorted(about_accuracy.values()) == [0, 1, 1, 1], "checks facts counts through Ravi's cluster; curiosity does not"
+    assert all(r["annotator"].startswith("p-") for r in rows), "annotators are pseudonyms"
+
+    steer_file = tmp_path / "steerlm.jsonl"
+    steer_file.write_text(s.lead.request("GET", s.path(f"/outputs/datasets/steerlm.jsonl{query}")).text)
+    steer = [json.loads(line) for line in steer_file.read_text().splitlines()]
+    # Baseline item 0: Ravi and Mei both coded it with accuracy codes → 4 of 4. Item 1: Ana ("checks facts", an
+    # accuracy code through Ravi's cluster) and Mei ("sparks curiosity") → one of two coders → 2.
+    assert sorted(r["attributes"]["Historical accuracy"] for r in steer) == [2, 4]
+    assert all(r["coders"] == 2 for r in steer)
+    assert next(r for r in steer if r["attributes"]["Historical accuracy"] == 4)["label"].startswith("historical_accuracy:4,")
+
+    import datasets
+
+    loaded = datasets.load_dataset("json", data_files=str(excerpts_file), split="train")
+    assert loaded.num_rows == len(rows) and set(loaded.column_names) >= {"axis", "label", "text"}
+    steer_loaded = datasets.load_dataset("json", data_files=str(steer_file), split="train")
+    assert steer_loaded.num_rows == len(steer) and steer_loaded[0]["attributes"]["Historical accuracy"] in range(5)
+
+    trained = json.loads(s.lead.request("GET", s.path(f"/outputs/classifiers.json{query}")).text)
+    names = [c["axis"] for c in trained["classifiers"]]
+    assert names == [a for a, _, _ in ATTRIBUTES] and all(c["note"] for c in trained["classifiers"])

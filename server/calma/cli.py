@@ -230,6 +230,12 @@ def _judge(args: argparse.Namespace) -> int:
     return run(Path(args.axes), Path(args.responses), Path(args.out), llm, args.judge_model)
 
 
+def _tag(args: argparse.Namespace) -> int:
+    from calma.outputs.classifier import run_tag
+
+    return run_tag(Path(args.classifiers), Path(args.input), Path(args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calma", description="CALMA Studio: live deliberation server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -304,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     judge_models.add_argument("--llm-config", default=env("CALMA_LLM_CONFIG"), help="FILE.toml of models and endpoints (vLLM, …)")
     judging.add_argument("--judge-model", help="which configured model judges (default: the first)")
     judging.set_defaults(handler=_judge)
+
+    tagging = commands.add_parser("tag", help="tag model outputs with the axes they are likely about (trained classifiers)")
+    tagging.add_argument("--classifiers", required=True, help="GET …/outputs/classifiers.json")
+    tagging.add_argument("--in", dest="input", required=True, help="JSONL: one {text} or {response} per line")
+    tagging.add_argument("--out", required=True, help="JSONL: each line with `axes` (tags) and `scores` (probabilities)")
+    tagging.set_defaults(handler=_tag)
 
     cluster = commands.add_parser(
         "cluster", help="run redis-server, N hub nodes and a room-hashing router on this machine (demos, tests)"

@@ -15,6 +15,8 @@ from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import managed_study, visible_group
 from calma.api.problems import Problem
 from calma.outputs.axes import axes_csv, axes_markdown, derived_axes
+from calma.outputs.classifier import train_all
+from calma.outputs.datasets import CodedSpan, axis_codes, coded_spans, excerpts, jsonl, steerlm
 from calma.outputs.rubric import guidelines, rubrics
 from calma.outputs.schema import DerivedAxes
 from calma.studies.model import Study
@@ -59,6 +61,43 @@ async def guidelines_md(call: Call) -> Response:
     return Response(guidelines(axes), media_type="text/markdown; charset=utf-8", headers=_filename(axes, "guidelines.md"))
 
 
+async def _coding(call: Call, study: Study, axes: DerivedAxes) -> tuple[list[CodedSpan], dict[str, set[str]]]:
+    """The group's coded spans (with the text they are from) and which codes stand for which axis."""
+    assert axes.group.id is not None
+    reflect = call.api.reflect_service()
+    participants = await call.api.store.participants_of(study.id, axes.group.id)
+    everyone = await reflect.store.records_of_study(study.id)
+    records = {p.id: everyone[p.id] for p in participants if p.id in everyone}
+    texts: dict[tuple[str, str], tuple[str, str]] = {
+        ("baseline", b.id): (b.prompt, b.response) for b in study.content.baseline_interactions}
+    for participant in participants:
+        for item in await reflect.items(study, participant):
+            if item.kind.value == "message":
+                texts[("message", item.id)] = (item.prompt, item.text)
+    return coded_spans(study.id, records, texts), axis_codes(axes, records)
+
+
+async def excerpts_jsonl(call: Call) -> Response:
+    study, axes = await _axes(call)
+    spans, mapping = await _coding(call, study, axes)
+    return Response(jsonl(excerpts(spans, mapping)), media_type="application/x-ndjson",
+                    headers=_filename(axes, "excerpts.jsonl"))
+
+
+async def steerlm_jsonl(call: Call) -> Response:
+    study, axes = await _axes(call)
+    spans, mapping = await _coding(call, study, axes)
+    return Response(jsonl(steerlm(spans, mapping)), media_type="application/x-ndjson",
+                    headers=_filename(axes, "steerlm.jsonl"))
+
+
+async def classifiers_json(call: Call) -> Response:
+    study, axes = await _axes(call)
+    spans, mapping = await _coding(call, study, axes)
+    trained = await train_all(excerpts(spans, mapping), call.api.canvas_service().embedder)
+    return Response(json.dumps(trained), media_type="application/json", headers=_filename(axes, "classifiers.json"))
+
+
 async def axes_md_file(call: Call) -> Response:
     _, axes = await _axes(call)
     return Response(axes_markdown(axes), media_type="text/markdown; charset=utf-8", headers=_filename(axes, "md"))
@@ -84,4 +123,16 @@ ENDPOINTS = [
              "Annotation guidelines per axis, with the scale and the group's examples (Markdown)", TAG,
              query=schemas.DiscussQuery, problems=(403,), text_media_type="text/markdown",
              response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.guidelines.md"}),
+    Endpoint("GET", "/studies/{study_id}/outputs/datasets/excerpts.jsonl", excerpts_jsonl, "excerptsDataset",
+             "Labelled excerpts per axis (JSON Lines): a coded span, the response it is from, 1 if coded with the axis", TAG,
+             query=schemas.DiscussQuery, problems=(403,), text_media_type="application/x-ndjson",
+             response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.excerpts.jsonl"}),
+    Endpoint("GET", "/studies/{study_id}/outputs/datasets/steerlm.jsonl", steerlm_jsonl, "steerlmDataset",
+             "SteerLM-style attribute records (JSON Lines): each coded response with a 0-4 value per axis", TAG,
+             query=schemas.DiscussQuery, problems=(403,), text_media_type="application/x-ndjson",
+             response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.steerlm.jsonl"}),
+    Endpoint("GET", "/studies/{study_id}/outputs/classifiers.json", classifiers_json, "axisClassifiers",
+             "A classifier per axis trained on the labelled excerpts, with cross-validated figures (for calma tag)", TAG,
+             query=schemas.DiscussQuery, problems=(403,), text_media_type="application/json",
+             response_headers={"Content-Disposition": "attachment; filename=axes-GROUP.classifiers.json"}),
 ]  # fmt: skip

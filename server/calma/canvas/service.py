@@ -94,6 +94,10 @@ class CanvasService:
         self._hints_stale: set[tuple[str, str]] = set()  # (study, group) whose hints may be out of date
         self._stale_added = anyio.Event()
 
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
     async def cards(self, study_id: str, group_id: str) -> dict[str, Card]:
         """The cards on the group's board now."""
         rooms = self._rooms()
