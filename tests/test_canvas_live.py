@@ -310,3 +310,22 @@ def test_an_oversized_or_malformed_body_is_refused(group: Group) -> None:
     assert broken.status_code == 400
     other = httpx.get(group.server.http_url + group.path("/canvas"))
     assert other.status_code == 401
+
+
+async def test_a_forged_code_card_reveals_no_excerpts_and_wild_positions_do_not_break_placement(group: Group) -> None:
+    code_baseline(group, group.ravi, ["ravi's private code"])
+    secret = card_id(CardKind.CODE, "ravi's private code")
+    async with watch(group, group.mei) as mei:
+        cards = mei.doc.get("cards", type=pycrdt.Map)
+        with mei.doc.transaction():  # Mei forges a code card, and throws another card far out
+            cards[secret] = pycrdt.Map({"text": "ravi's private code", "kind": "code", "authors": [], "uses": 1,
+                                        "people": 1, "x": 1.7e308, "y": -1.7e308, "pinned": True, "movedBy": "Mei",
+                                        "placedAt": 0})
+        async with watch(group, group.ravi) as ravi:  # relayed by the server: the server has it
+            await ravi.wait_for(lambda doc: secret in read_cards(doc))
+        detail = group.mei.ok("GET", group.path(f"/canvas/cards/{secret}"))
+        assert detail["excerpts"] == [] and detail["private_excerpts"] == 0, "codes are not released: nothing behind it"
+        for text in ("kind", "patient", "fair", "curious"):
+            card = await anyio.to_thread.run_sync(group.write, group.ravi, text)
+            assert np.isfinite([card["x"], card["y"]]).all()
+        await mei.wait_for(lambda doc: len(read_cards(doc)) == 5)

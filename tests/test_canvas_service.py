@@ -17,7 +17,7 @@ import numpy as np
 import pycrdt
 import pytest
 
-from calma.canvas.board import CardContent, CardKind, read_cards
+from calma.canvas.board import CardContent, CardKind, read_cards, writer_mark
 from calma.canvas.service import CanvasService
 from calma.studies.rooms import StudyRoom
 
@@ -175,3 +175,18 @@ async def test_nothing_new_writes_nothing() -> None:
     await canvas.place(STUDY, GROUP, [label("calm")])
     await canvas.place(STUDY, GROUP, [label("calm")])
     assert rooms.room.writes == 1
+
+
+async def test_a_label_written_again_counts_a_use_and_a_person_only_once_per_person() -> None:
+    rooms, embedder = Rooms(), HeldEmbedder()
+    canvas = service(rooms, embedder)
+    key = label("patient").id
+
+    def by(who: str) -> CardContent:
+        return CardContent("patient", CardKind.LABEL, (), writers=(writer_mark(key, who),))
+
+    for who in ("ravi", "mei", "ravi", "ravi"):
+        await canvas.place(STUDY, GROUP, [by(who)], accumulate=True)
+    card = read_cards(rooms.room.doc)[key].content
+    assert (card.uses, card.people, card.authors) == (4, 2, ())
+    assert writer_mark(key, "ravi") != writer_mark(label("kind").id, "ravi"), "marks do not link a person across cards"

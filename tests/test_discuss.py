@@ -284,16 +284,18 @@ def test_entries_are_checked_and_only_their_owners_write_them(session: Session) 
 # -- before the session: the artifacts ------------------------------------------------------------------
 
 
-def test_topics_are_named_by_their_telling_terms_and_the_word_cloud_is_a_picture() -> None:
-    prompts = ["What caused the partition of India in 1947?", "Why was India partitioned?",
-               "Tell me about the Mughal empire", "Explain the Mughal architecture of Agra",
-               "How did Gandhi lead the salt march?", "What was the role of Gandhi in independence?"]
-    vectors = anyio.run(Embedder().embed, prompts)
-    found = topics(prompts, vectors)
-    assert sum(t.prompts for t in found) == len(prompts)
+def test_topics_are_named_by_telling_terms_several_people_used_and_the_word_cloud_is_a_picture() -> None:
+    asked = [("ravi", "What caused the partition of India in 1947?"), ("mei", "Why was India partitioned?"),
+             ("ravi", "Tell me about the Mughal empire"), ("ana", "Explain the Mughal architecture of Agra"),
+             ("mei", "How did Gandhi lead the salt march?"), ("ana", "What was the role of Gandhi in independence?"),
+             ("ravi", "My uncle Rajesh Kumar was arrested in Amritsar, what happened there?")]
+    prompts, authors = [p for _, p in asked], [a for a, _ in asked]
+    found, alone = topics(prompts, anyio.run(Embedder().embed, prompts), authors)
     names = " ".join(t.name for t in found)
-    assert "mughal" in names and "gandhi" in names
+    assert "mughal" in names and "gandhi" in names and "india" in names
     assert not {"tell", "explain", "did", "what"} & {term for t in found for term in t.terms}, "how people ask is not a topic"
+    assert not {"rajesh", "kumar", "amritsar", "arrested", "uncle", "agra"} & set(names.split()), "one person's words stay theirs"
+    assert sum(t.prompts for t in found) + alone == len(prompts) and alone >= 1
     png = word_cloud_png({"sparks curiosity": 5, "Eurocentric": 2})
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == word_cloud_png({"sparks curiosity": 5, "Eurocentric": 2})
 
@@ -330,3 +332,39 @@ async def test_each_participant_gets_their_own_summary_the_groups_topics_and_cod
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
     bad = s.lead.request("PATCH", s.path(), json={"discuss": {"artifact_link": "javascript:alert(1)"}})
     assert bad.status_code == 422
+
+
+async def test_concurrent_changes_to_one_attribute_are_conflicts_not_failures_and_inputs_are_checked(session: Session) -> None:
+    s = session
+    async with connect_live(live_url(s.server), s.lead.cookie_headers) as lead:
+        await reach(s, lead, "discuss")
+    first = attribute(s, "Ravi", "Accuracy")
+    second = attribute(s, "Mei", "Fairness")
+    unknown_card = s.people["Ana"].request("POST", s.path("/discuss/attributes"),
+                                           json={"name": "x", "provenance": ["c-0123456789abcdef"]})
+    assert unknown_card.status_code == 422 and "not cards on the group's canvas" in unknown_card.json()["detail"]
+
+    def merge(who: str) -> int:
+        body = {"ids": [first["id"], second["id"]], "name": f"Merged by {who}"}
+        return s.people[who].request("POST", s.path("/discuss/attributes/merge"), json=body).status_code
+
+    statuses: list[int] = []
+
+    async def one(who: str) -> None:
+        statuses.append(await anyio.to_thread.run_sync(merge, who))
+
+    async with anyio.create_task_group() as tg:
+        for who in ("Ravi", "Mei", "Ana", "Ravi"):
+            tg.start_soon(one, who)
+    assert statuses.count(201) == 1 and set(statuses) <= {201, 409}, statuses
+    active = [a for a in s.state("Mei")["attributes"] if a["status"] == "active"]
+    assert len(active) == 1 and active[0]["name"].startswith("Merged by")
+
+    board_url = s.server.room_url(f"study-{s.study}.group-{s.group}.board")
+    async with connect_doc(board_url, headers=s.people["Ana"].cookie_headers) as ana:
+        text = ana.doc.get("attributes", type=pycrdt.Map)[active[0]["id"]]["definition"]
+        text += "x" * 5000
+        async with connect_doc(board_url, headers=s.people["Ravi"].cookie_headers) as ravi:
+            await ravi.wait_for(lambda doc: len(str(doc.get("attributes", type=pycrdt.Map)[active[0]["id"]]["definition"])) >= 5000)
+    too_long = s.people["Ravi"].request("POST", s.path(f"/discuss/attributes/{active[0]['id']}/versions"), json={})
+    assert too_long.status_code == 422 and "shorten it on the board" in too_long.json()["detail"]

@@ -25,9 +25,13 @@ from calma.api import (
     studies,
 )
 from calma.api.endpoints import ApiContext, Endpoint, routes
+from calma.canvas.service import PlacingInterrupted
+from calma.embeddings.model import EmbeddingUnavailable
+from calma.store import StoreError
 from calma.api.openapi import openapi_document
 from calma.api.problems import (
     PROBLEM_TYPES,
+    handle_unavailable,
     Problem,
     handle_http_exception,
     handle_internal_error,
@@ -78,6 +82,10 @@ def create_api(context: ApiContext) -> Starlette:
         exception_handlers={
             Problem: handle_problem,
             HTTPException: handle_http_exception,
+            # The store failing mid-request, the embedding model missing, a canvas pass cut short: 503, not 500.
+            StoreError: handle_unavailable,
+            EmbeddingUnavailable: handle_unavailable,
+            PlacingInterrupted: handle_unavailable,
             Exception: handle_internal_error,
         },
     )

@@ -16,7 +16,7 @@ from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import managed_study, visible_group, visible_study
 from calma.api.problems import Problem, forbidden, not_found, unavailable
-from calma.canvas.board import CardContent, CardKind
+from calma.canvas.board import CardContent, CardKind, card_id, writer_mark
 from calma.canvas.service import CanvasService
 from calma.embeddings.model import EmbeddingUnavailable
 from calma.studies.model import Group, Study
@@ -63,7 +63,9 @@ async def post_label(call: Call) -> Response:
         raise forbidden("observers follow the canvas; they do not write on it")
     text = " ".join(body.text.split())
     authors = () if study.content.discuss.anonymous_canvas else (principal.name,)
-    content = CardContent(text, CardKind.LABEL, authors)
+    who = principal.participant_id or f"facilitator:{principal.facilitator_id}"
+    content = CardContent(text, CardKind.LABEL, authors,
+                          writers=(writer_mark(card_id(CardKind.LABEL, text), who),))
     try:
         positions = await _service(call).place(study.id, group.id, [content], accumulate=True)
     except EmbeddingUnavailable as exc:

@@ -154,10 +154,11 @@ async def get_artifacts(call: Call) -> Response:
     codes = [schemas.ArtifactCode(label=c.label, uses=c.uses, people=len(c.participants))
              for c in await service.group_codes(study, group.id)] if shared else None
     cloud = f"/api/studies/{study.id}/discuss/word-cloud.png?group_id={group.id}" if shared and codes else None
+    found, alone = await service.topics(study, group.id)
     return json_reply(schemas.Artifacts(
         group_id=group.id, mine=mine,
-        topics=[schemas.ArtifactTopic(name=t.name, terms=list(t.terms), prompts=t.prompts)
-                for t in await service.topics(study, group.id)],
+        topics=[schemas.ArtifactTopic(name=t.name, terms=list(t.terms), prompts=t.prompts) for t in found],
+        prompts_on_own_topics=alone,
         codes=codes, word_cloud=cloud, link=study.content.discuss.artifact_link,
     ))
 
@@ -227,7 +228,8 @@ async def create_attribute(call: Call) -> Response:
     group, by = await _writer(call, study, body.group_id)
     try:
         attribute = await _service(call).create_attribute(study, group.id, by, body.name, body.definition, body.provenance,
-                                                           [Example(e.kind, e.id) for e in body.examples])
+                                                           [Example(e.kind, e.id) for e in body.examples],
+                                                           writer=call.user.participant_id)
     except DiscussRefused as exc:
         raise _refused(exc) from exc
     return await _attribute_reply(call, study, group, attribute, status=201)
@@ -240,7 +242,8 @@ async def patch_attribute(call: Call) -> Response:
     examples = None if body.examples is None else [Example(e.kind, e.id) for e in body.examples]
     try:
         attribute = await _service(call).update_attribute(study, group.id, call.param("attribute_id"), by, name=body.name,
-                                                           provenance=body.provenance, examples=examples)
+                                                           provenance=body.provenance, examples=examples,
+                                                           writer=call.user.participant_id)
     except DiscussRefused as exc:
         raise _refused(exc) from exc
     return await _attribute_reply(call, study, group, attribute)

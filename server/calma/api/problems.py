@@ -167,6 +167,12 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return Problem(slug, detail, headers=dict(exc.headers or {})).response(request.url.path)
 
 
+async def handle_unavailable(request: Request, exc: Exception) -> Response:
+    """A part the request needs failed for now (the store, the embedding model, an interrupted pass): 503, try again."""
+    log.warning("request failed on an unavailable part", extra={"path": request.url.path, "error": str(exc)})
+    return Problem("unavailable", f"{exc}; try again").response(request.url.path)
+
+
 async def handle_internal_error(request: Request, exc: Exception) -> Response:
     """Any other exception: a 500 problem. Starlette re-raises the exception after this, so it is logged."""
     return Problem("internal-error", "the server failed to answer this request; the failure is logged").response(

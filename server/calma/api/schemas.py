@@ -1098,7 +1098,7 @@ class CanvasRefreshOut(ReplyModel):
 
 AttributeName = Annotated[str, Field(min_length=1, max_length=120, pattern=r"\S", description="not blank; at most 120")]
 Definition = Annotated[str, Field(max_length=2000, description="at most 2,000 characters")]
-CardId = Annotated[str, Field(pattern=r"^c-[0-9a-f]{16}$", description="a canvas card id")]
+CardId = Annotated[str, Field(pattern=r"^c-[0-9a-f]{16}$", max_length=18, description="a canvas card id")]
 
 
 class DiscussQuery(RequestModel):
@@ -1273,7 +1273,9 @@ class OwnArtifacts(ReplyModel):
 class Artifacts(ReplyModel):
     group_id: str
     mine: OwnArtifacts | None = Field(description="participants: your interactions and codes")
-    topics: list[ArtifactTopic] = Field(description="the topics the group explored, largest first")
+    topics: list[ArtifactTopic] = Field(description="the topics two or more people explored, largest first, named by "
+                                                    "words two or more people used")
+    prompts_on_own_topics: int = Field(description="prompts on topics only one person asked about (counted, not named)")
     codes: list[ArtifactCode] | None = Field(description="the group's codes by frequency, once the facilitator released them")
     word_cloud: str | None = Field(description="the word cloud picture's address, once the codes are released")
     link: str = Field(description="the facilitator's link for the session (e.g. a video); empty for none")

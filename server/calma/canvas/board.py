@@ -25,6 +25,8 @@ LAYOUT = "layout"
 MAX_TEXT = 500
 MAX_AUTHORS = 20
 MAX_HINT_CARDS = 200
+MAX_WRITERS = 500
+MAX_COORDINATE = 1_000_000.0  # canvas units; positions beyond (a client may write anything) read as this bound
 
 
 class CardKind(StrEnum):
@@ -46,6 +48,11 @@ def card_id(kind: CardKind, text: str) -> str:
     return "c-" + hashlib.sha256(f"{kind.value}\0{key}".encode()).hexdigest()[:16]
 
 
+def writer_mark(card: str, who: str) -> str:
+    """Who wrote a label, as this card alone knows them: the same person on two cards gets two unrelated marks."""
+    return hashlib.sha256(f"{card}\0{who}".encode()).hexdigest()[:12]
+
+
 def hint_id(kind: str, cards: Sequence[str]) -> str:
     return "h-" + hashlib.sha256("\0".join([kind, *sorted(cards)]).encode()).hexdigest()[:16]
 
@@ -59,6 +66,7 @@ class CardContent:
     authors: tuple[str, ...] = ()
     uses: int = 1
     people: int = 1
+    writers: tuple[str, ...] = ()  # labels: who wrote it, as per-card hashes (counts people, names nobody)
 
     @property
     def id(self) -> str:
@@ -89,6 +97,10 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _bounded(value: float) -> float:
+    return max(-MAX_COORDINATE, min(MAX_COORDINATE, value))
+
+
 def _card(key: str, entry: Any) -> Card | None:
     if not isinstance(entry, pycrdt.Map):
         return None
@@ -96,11 +108,13 @@ def _card(key: str, entry: Any) -> Card | None:
     x, y = _number(entry.get("x")), _number(entry.get("y"))
     if not isinstance(text, str) or kind not in CardKind.__members__.values() or x is None or y is None:
         return None
-    authors = entry.get("authors")
+    x, y = _bounded(x), _bounded(y)
+    authors, writers = entry.get("authors"), entry.get("writers")
     content = CardContent(
         text=text[:MAX_TEXT], kind=CardKind(kind),
         authors=tuple(a for a in authors if isinstance(a, str))[:MAX_AUTHORS] if isinstance(authors, list) else (),
         uses=int(_number(entry.get("uses")) or 0), people=int(_number(entry.get("people")) or 0),
+        writers=tuple(w for w in writers if isinstance(w, str))[:MAX_WRITERS] if isinstance(writers, list) else (),
     )
     return Card(key, content, x, y, entry.get("pinned") is True)
 
@@ -140,10 +154,16 @@ def layout_counter(doc: pycrdt.Doc, name: str) -> int:
 
 
 def put_card(doc: pycrdt.Doc, content: CardContent, x: float, y: float, now_ms: int) -> None:
-    """A new card, placed at (x, y)."""
+    """A new card, placed at (x, y) — or, if the card is there by now (another node placed it meanwhile), an update."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"refusing to place {content.id} at a non-finite position ({x}, {y})")
+    if isinstance(doc.get(CARDS, type=pycrdt.Map).get(content.id), pycrdt.Map):
+        update_card(doc, content)
+        return
     doc.get(CARDS, type=pycrdt.Map)[content.id] = pycrdt.Map({
         "text": content.text[:MAX_TEXT], "kind": content.kind.value, "authors": list(content.authors[:MAX_AUTHORS]),
-        "uses": content.uses, "people": content.people, "x": round(x, 2), "y": round(y, 2), "pinned": False,
+        "uses": content.uses, "people": content.people, "writers": list(content.writers[:MAX_WRITERS]),
+        "x": round(x, 2), "y": round(y, 2), "pinned": False,
         "movedBy": "", "placedAt": now_ms,
     })
 
@@ -154,7 +174,7 @@ def update_card(doc: pycrdt.Doc, content: CardContent) -> None:
     if not isinstance(entry, pycrdt.Map):
         return
     wanted = {"text": content.text[:MAX_TEXT], "authors": list(content.authors[:MAX_AUTHORS]),
-              "uses": content.uses, "people": content.people}
+              "uses": content.uses, "people": content.people, "writers": list(content.writers[:MAX_WRITERS])}
     for key, value in wanted.items():
         if entry.get(key) != value:
             entry[key] = value
@@ -172,7 +192,7 @@ def move_cards(doc: pycrdt.Doc, positions: dict[str, tuple[float, float]]) -> No
     cards = doc.get(CARDS, type=pycrdt.Map)
     for key, (x, y) in positions.items():
         entry = cards.get(key)
-        if isinstance(entry, pycrdt.Map):
+        if isinstance(entry, pycrdt.Map) and math.isfinite(x) and math.isfinite(y):
             entry["x"], entry["y"] = round(x, 2), round(y, 2)
 
 

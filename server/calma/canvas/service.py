@@ -41,7 +41,7 @@ from calma.canvas.board import (
     update_card,
 )
 from calma.canvas.grouping import suggest
-from calma.canvas.placement import MIN_FITTED, Plane, fit_plane, project_onto, relayout
+from calma.canvas.placement import MIN_FITTED, Plane, fit_plane, fresh_layout, project_onto, relayout
 from calma.embeddings.model import Embedder
 from calma.hub.rooms import RoomManager
 from calma.observability import metrics
@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 REFIT_AT_LEAST = 10  # refit once this many cards (or a quarter of the board, if more) were projected
 MAX_EXCERPTS = 30
+RETRY_AFTER_S = 5.0  # a failed update of the code cards is tried again after this long
 
 
 def refit_due(placed_since_refit: int, board_size: int) -> bool:
@@ -70,6 +71,10 @@ class _Request:
     done: anyio.Event = field(default_factory=anyio.Event)
     positions: dict[str, tuple[float, float]] | None = None
     error: BaseException | None = None
+
+
+class PlacingInterrupted(RuntimeError):
+    """The pass that held this request was cancelled before it finished."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class CanvasService:
         self._planes: dict[str, Plane] = {}  # board room → the projection fitted at its last refit (on this node)
         self._stale: set[tuple[str, str]] = set()  # (study, participant or "group:<id>") whose code cards may be stale
         self._hints_stale: set[tuple[str, str]] = set()  # (study, group) whose hints may be out of date
+        self._retry: set[tuple[str, str]] = set()  # stale entries whose update failed, for the next round
         self._stale_added = anyio.Event()
 
     @property
@@ -133,7 +139,7 @@ class CanvasService:
                 finally:
                     for waiting in batch:
                         if waiting.positions is None and waiting.error is None:
-                            waiting.error = RuntimeError("placing was cancelled; try again")
+                            waiting.error = PlacingInterrupted("placing was interrupted (the server may be stopping); try again")
                         waiting.done.set()
         await request.done.wait()
         if request.error is not None:
@@ -182,7 +188,8 @@ class CanvasService:
 
         ids = list(kept) + [c.id for c in new]
         texts = [kept[key].content.text for key in kept] + [c.text for c in new]
-        vectors = await self._embedder.embed(texts) if texts else np.zeros((0, 0))
+        # Only new cards need the model (removing cards or refreshing counts works without it).
+        vectors = await self._embedder.embed(texts) if new else np.zeros((len(texts), 0))
         current = np.array([[kept[key].x, kept[key].y] for key in kept] + [[0.0, 0.0]] * len(new)).reshape(-1, 2)
         movable = np.array([not kept[key].pinned for key in kept] + [True] * len(new), dtype=bool)
         since = layout_counter(doc, "placedSinceRefit")
@@ -194,8 +201,13 @@ class CanvasService:
             moves = {key: (float(layout[i, 0]), float(layout[i, 1])) for i, key in enumerate(ids[:len(kept)]) if movable[i]}
             fresh = {c.id: (float(layout[len(kept) + j, 0]), float(layout[len(kept) + j, 1])) for j, c in enumerate(new)}
         elif new:
-            plane = self._planes.get(room) or self._planes.setdefault(room, fit_plane(vectors[:len(kept)]))
+            plane = self._planes.get(room)
+            if plane is None or plane.mean.shape[0] != vectors.shape[1]:
+                plane = self._planes[room] = await anyio.to_thread.run_sync(fit_plane, vectors[:len(kept)])
             projected = project_onto(plane, vectors[:len(kept)], current[:len(kept)], vectors[len(kept):])
+            if not np.isfinite(projected).all():  # a degenerate board (e.g. every card in one spot): lay it out afresh
+                log.warning("projection gave non-finite positions; laying the new cards out afresh", extra={"room": room})
+                projected = fresh_layout(vectors[len(kept):]) + current[:len(kept)].mean(axis=0)
             moves, fresh = {}, {c.id: (float(p[0]), float(p[1])) for c, p in zip(new, projected, strict=True)}
         else:
             moves, fresh = {}, {}
@@ -235,7 +247,13 @@ class CanvasService:
         """Bring stale groups' code cards, then stale hints, up to date, one group at a time, until cancelled."""
         task_status.started()
         while True:
-            await self._stale_added.wait()
+            if self._retry:  # something failed last round: try it again in a while, or sooner if more comes
+                with anyio.move_on_after(RETRY_AFTER_S):
+                    await self._stale_added.wait()
+                self._stale |= self._retry
+                self._retry = set()
+            else:
+                await self._stale_added.wait()
             self._stale_added = anyio.Event()
             await self._sync_stale_codes()
             hints, self._hints_stale = self._hints_stale, set()
@@ -262,22 +280,29 @@ class CanvasService:
             rooms.release(room)
 
     async def _sync_stale_codes(self) -> None:
+        """Each stale group's code cards brought up to date; what fails is kept for a retry (and logged)."""
         stale, self._stale = self._stale, set()
-        if stale:
-            groups: set[tuple[str, str]] = set()
-            for study_id, who in stale:
+        groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        for study_id, who in sorted(stale):
+            try:
                 if who.startswith("group:"):
-                    groups.add((study_id, who.removeprefix("group:")))
-                    continue
-                participant = await self._studies.participant(who)
-                if participant is not None and participant.group_id is not None:
-                    groups.add((study_id, participant.group_id))
-            for study_id, group_id in sorted(groups):
-                try:
-                    await self.sync_codes(study_id, group_id)
-                except Exception as exc:  # one group's failure must not stop the others; logged in full
-                    log.error("could not bring the canvas up to date with Reflect",
-                              extra={"study": study_id, "group": group_id, "error": str(exc)}, exc_info=True)
+                    group_id: str | None = who.removeprefix("group:")
+                else:
+                    participant = await self._studies.participant(who)
+                    group_id = participant.group_id if participant is not None else None
+            except Exception as exc:
+                log.error("could not find a participant's group for the canvas", extra={"error": str(exc)}, exc_info=True)
+                self._retry.add((study_id, who))
+                continue
+            if group_id is not None:
+                groups.setdefault((study_id, group_id), set()).add((study_id, who))
+        for (study_id, group_id), causes in sorted(groups.items()):
+            try:
+                await self.sync_codes(study_id, group_id)
+            except Exception as exc:  # one group's failure must not stop the others; logged in full, retried
+                log.error("could not bring the canvas up to date with Reflect",
+                          extra={"study": study_id, "group": group_id, "error": str(exc)}, exc_info=True)
+                self._retry |= causes
 
     async def sync_codes(self, study_id: str, group_id: str) -> int:
         """Make the group's code cards exactly its codes (none until the facilitator releases them). Returns how many."""
@@ -305,6 +330,9 @@ class CanvasService:
         if card.content.kind is not CardKind.CODE:
             return [], 0
         reflect = self._reflect()
+        released_at, _ = await reflect.store.settings(study.id)
+        if released_at is None and not facilitator:
+            return [], 0  # the board is writable by the group: a "code" card proves nothing until the release
         participants = await self._studies.participants_of(study.id, group_id)
         records = await reflect.store.records_of_study(study.id)
         sharing = await reflect.store.sharing([p.id for p in participants])
@@ -357,8 +385,11 @@ class CanvasService:
 
 
 def _accumulated(previous: CardContent, again: CardContent) -> CardContent:
+    """A label written again: one more use; one more person only if someone new wrote it."""
     authors = tuple(dict.fromkeys(previous.authors + again.authors))
-    return CardContent(previous.text, previous.kind, authors, previous.uses + again.uses, previous.people + again.people)
+    writers = tuple(dict.fromkeys(previous.writers + again.writers))
+    people = len(writers) if writers else previous.people + again.people
+    return CardContent(previous.text, previous.kind, authors, previous.uses + again.uses, people, writers)
 
 
 def _hints(ids: list[str], vectors: np.ndarray) -> list[Hint]:

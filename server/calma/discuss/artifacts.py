@@ -3,14 +3,17 @@
 Topics: the participants' prompts are embedded and grouped (agglomerative,
 cosine, a distance threshold), and each group of prompts is named by its most
 telling terms — those with the highest TF-IDF weight when each topic's
-prompts are one document against the others'. Only names and counts leave
-this module: no prompt text. The word cloud is drawn by `wordcloud` from the
+prompts are one document against the others'. Prompts are private, so only
+names and counts leave this module, and only what several people share: a
+topic is named only by terms that at least two people used, and a topic only
+one person asked about is counted, not named. The word cloud is drawn by `wordcloud` from the
 group's code frequencies, with a fixed seed (the same codes, the same picture).
 """
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,22 +36,44 @@ class Topic:
     prompts: int
 
 
-def topics(prompts: list[str], vectors: np.ndarray, *, distance: float = TOPIC_DISTANCE) -> list[Topic]:
-    """The topics of these prompts, largest first (a single prompt is a topic of its own)."""
+MIN_PEOPLE = 2  # a topic, or a term in its name, needs this many people behind it
+
+
+def topics(prompts: list[str], vectors: np.ndarray, authors: list[str], *,
+           distance: float = TOPIC_DISTANCE) -> tuple[list[Topic], int]:
+    """The topics several people asked about, largest first, and how many prompts were on topics of one person."""
     if not prompts:
-        return []
+        return [], 0
     if len(prompts) == 1:
         labels = np.zeros(1, dtype=int)
     else:
         labels = AgglomerativeClustering(n_clusters=None, distance_threshold=distance, metric="cosine",
                                          linkage="average").fit_predict(vectors)
     clusters = sorted(set(labels.tolist()), key=lambda c: (-int((labels == c).sum()), c))
-    documents = [" ".join(p for p, label in zip(prompts, labels, strict=True) if label == c) for c in clusters]
-    names = _telling_terms(documents)
-    return [Topic(" · ".join(terms) or "(no words)", terms, int((labels == c).sum())) for c, terms in zip(clusters, names, strict=True)]
+    people = {c: {a for a, label in zip(authors, labels, strict=True) if label == c} for c in clusters}
+    shared = [c for c in clusters if len(people[c]) >= MIN_PEOPLE]
+    alone = sum(int((labels == c).sum()) for c in clusters if c not in shared)
+    documents = [" ".join(p for p, label in zip(prompts, labels, strict=True) if label == c) for c in shared]
+    names = _telling_terms(documents, _terms_of_several(prompts, authors))
+    found = [Topic(" · ".join(terms) or "(a shared topic)", terms, int((labels == c).sum()))
+             for c, terms in zip(shared, names, strict=True)]
+    return found, alone
 
 
-def _telling_terms(documents: list[str]) -> list[tuple[str, ...]]:
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"(?u)\b[^\W\d_][\w'-]+\b", text.casefold()))
+
+
+def _terms_of_several(prompts: list[str], authors: list[str]) -> set[str]:
+    """Words that at least MIN_PEOPLE people used in their prompts."""
+    users: dict[str, set[str]] = {}
+    for prompt, author in zip(prompts, authors, strict=True):
+        for token in _tokens(prompt):
+            users.setdefault(token, set()).add(author)
+    return {token for token, who in users.items() if len(who) >= MIN_PEOPLE}
+
+
+def _telling_terms(documents: list[str], allowed: set[str]) -> list[tuple[str, ...]]:
     try:
         stop_words = sorted(ENGLISH_STOP_WORDS | ASKING_WORDS)
         vectorizer = TfidfVectorizer(stop_words=stop_words, ngram_range=(1, 2), sublinear_tf=True,
@@ -63,6 +88,8 @@ def _telling_terms(documents: list[str]) -> list[tuple[str, ...]]:
         terms: list[str] = []
         for i in order:
             term = str(vocabulary[i])
+            if not set(term.split()) <= allowed:
+                continue  # a word only one person used could say who asked
             if any(term in t.split() or t in term.split() for t in terms):
                 continue  # "british" after "british rule" adds nothing
             terms.append(term)

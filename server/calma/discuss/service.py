@@ -34,7 +34,8 @@ from calma.interact.backend import Speaker
 from calma.interact.conversations import ConversationStore, current_messages
 from calma.reflect.service import CodeUse, ReflectService
 from calma.live.control_state import State, control_room_name, read_state
-from calma.store.discuss_sql import Attribute, AttributeVersion, Entry, SQLDiscussStore
+from calma.store.discuss_sql import Attribute, AttributeVersion, Entry, SQLDiscussStore, VersionConflict
+from calma.store.sql import IntegrityViolation
 from calma.studies.model import Participant, Study, new_id
 from calma.studies.rooms import StudyRoom
 from calma.studies.store import StudyStore
@@ -45,6 +46,7 @@ ATTRIBUTES = "attributes"  # the board document's Y.Map of group attributes (sha
 TOP3, RANKING, RATINGS = "top3", "ranking", "ratings"
 REVEAL_TOP3, REVEAL_RANKINGS = "top3", "rankings"
 SEGMENT_OF = {TOP3: "top3", RANKING: "discuss", RATINGS: "rate"}
+MAX_DEFINITION = 4000  # characters, as kept in a version (merges join definitions; the live text may run longer)
 MATCH_AT = 0.5  # a segment-1 attribute counts as a group attribute when this similar (if provenance does not say)
 
 
@@ -114,18 +116,21 @@ class DiscussService:
         released_at, _ = await self._reflect().store.settings(study_id)
         return released_at is not None
 
-    async def topics(self, study: Study, group_id: str) -> list[artifacts.Topic]:
-        """The topics the group's prompts explored (names and counts only)."""
+    async def topics(self, study: Study, group_id: str) -> tuple[list[artifacts.Topic], int]:
+        """The topics the group's prompts explored (names and counts only; see `artifacts.topics`)."""
         conversations = self._conversations()
         prompts: list[str] = []
+        authors: list[str] = []
         for participant in await self._studies.participants_of(study.id, group_id):
             for conversation in await conversations.conversations_of(study.id, participant.id):
                 messages = current_messages(await conversations.messages_of(conversation.id))
-                prompts += [m.content for m in messages if m.role is Speaker.USER and m.content.strip()]
+                mine = [m.content for m in messages if m.role is Speaker.USER and m.content.strip()]
+                prompts += mine
+                authors += [participant.id] * len(mine)
         if not prompts:
-            return []
+            return [], 0
         vectors = await self._embedder.embed(prompts)
-        return await anyio.to_thread.run_sync(artifacts.topics, prompts, vectors)
+        return await anyio.to_thread.run_sync(artifacts.topics, prompts, vectors, authors)
 
     async def own_summary(self, study: Study, participant: Participant) -> dict[str, Any]:
         """A participant's own interactions and codes, in counts and labels (the full export is Reflect's)."""
@@ -155,7 +160,10 @@ class DiscussService:
         if len(set(names)) != len(names):
             raise DiscussRefused("invalid", "name three different attributes")
         payload = {"entries": [{"name": " ".join(e.name.split()), "definition": e.definition.strip()} for e in entries]}
-        return await self.store.put_entry(study.id, participant.group_id, participant.id, TOP3, payload)
+        entry = await self.store.put_entry(study.id, participant.group_id, participant.id, TOP3, payload)
+        if await self.top3_revealed(study.id, participant.group_id):  # revealed while this was being stored
+            await self.publish_top3(study.id, participant.group_id)
+        return entry
 
     async def top3_revealed(self, study_id: str, group_id: str) -> bool:
         return REVEAL_TOP3 in (await self.control(study_id, group_id))["reveals"]
@@ -198,8 +206,11 @@ class DiscussService:
             rooms.release(room)
 
     async def create_attribute(self, study: Study, group_id: str, by: str, name: str, definition: str,
-                               provenance: Sequence[str], examples: Sequence[Example]) -> Attribute:
-        await self._check_examples(study, group_id, examples)
+                               provenance: Sequence[str], examples: Sequence[Example], *,
+                               writer: str | None = None) -> Attribute:
+        """`writer`: the participant who writes (None: the facilitator), for whose examples they may attach."""
+        await self._check_examples(study, group_id, examples, writer)
+        await self._check_provenance(study.id, group_id, provenance)
         now = self._clock()
         attribute = Attribute(new_id(), study.id, group_id, " ".join(name.split()), definition.strip(),
                               tuple({"kind": e.kind, "id": e.id} for e in examples), tuple(dict.fromkeys(provenance)),
@@ -208,10 +219,14 @@ class DiscussService:
         return attribute
 
     async def update_attribute(self, study: Study, group_id: str, attribute_id: str, by: str, *, name: str | None,
-                               provenance: Sequence[str] | None, examples: Sequence[Example] | None) -> Attribute:
+                               provenance: Sequence[str] | None, examples: Sequence[Example] | None,
+                               writer: str | None = None) -> Attribute:
         current = await self._active(group_id, attribute_id)
         if examples is not None:
-            await self._check_examples(study, group_id, examples)
+            await self._check_examples(study, group_id, [e for e in examples if {"kind": e.kind, "id": e.id}
+                                                         not in current.examples], writer)
+        if provenance is not None:
+            await self._check_provenance(study.id, group_id, [c for c in provenance if c not in current.provenance])
         definitions = await self.live_definitions(study.id, group_id)
         changed = replace(
             current, version=current.version + 1, updated_at=self._clock(),
@@ -277,10 +292,20 @@ class DiscussService:
             raise DiscussRefused("conflict", f"the attribute was {attribute.status}; change the one it became")
         return attribute
 
-    async def _check_examples(self, study: Study, group_id: str, examples: Sequence[Example]) -> None:
-        """Examples are real turns: a baseline item of the study, or a model reply in a conversation of the group."""
+    async def _check_provenance(self, study_id: str, group_id: str, cards: Sequence[str]) -> None:
+        if not cards:
+            return
+        on_board = await self._canvas().cards(study_id, group_id)
+        missing = [c for c in cards if c not in on_board]
+        if missing:
+            raise DiscussRefused("invalid", f"not cards on the group's canvas: {missing[:5]}")
+
+    async def _check_examples(self, study: Study, group_id: str, examples: Sequence[Example], writer: str | None) -> None:
+        """Examples are real turns: a baseline item of the study, or a model reply in a conversation of the group
+        that the writer may read (their own, one whose author shares, or any for the facilitator)."""
         baseline = {b.id for b in study.content.baseline_interactions}
         members = {p.id for p in await self._studies.participants_of(study.id, group_id)}
+        sharing = await self._reflect().store.sharing(sorted(members)) if writer is not None else set()
         conversations = self._conversations()
         for example in examples:
             if example.kind == "baseline":
@@ -292,11 +317,21 @@ class DiscussService:
             if (message is None or conversation is None or conversation.participant_id not in members
                     or message.role.value != "assistant"):
                 raise DiscussRefused("invalid", f"{example.id!r} is not a model reply in a conversation of this group")
+            author = conversation.participant_id
+            if writer is not None and author != writer and author not in sharing:
+                raise DiscussRefused("invalid", f"{example.id!r} is from a conversation its author has not shared")
 
     async def _commit(self, study_id: str, group_id: str, changed: list[Attribute], op: str, by: str, *,
                       new_texts: dict[str, str] | None = None) -> None:
         """Store the attributes with their versions, then mirror them into the board (new ones get their Y.Text)."""
-        await self.store.save_attributes(changed, op, by)
+        for attribute in changed:
+            if len(attribute.definition) > MAX_DEFINITION:
+                raise DiscussRefused("invalid", f"the definition of {attribute.name!r} is {len(attribute.definition)} "
+                                                f"characters; at most {MAX_DEFINITION}: shorten it on the board")
+        try:
+            await self.store.save_attributes(changed, op, by)
+        except (VersionConflict, IntegrityViolation) as exc:
+            raise DiscussRefused("conflict", "someone changed this attribute at the same moment; look again and retry") from exc
         texts = new_texts or {}
         rooms = self._rooms()
         room = await rooms.acquire(StudyRoom.board(study_id, group_id).name)
@@ -310,7 +345,9 @@ class DiscussService:
     async def put_ranking(self, study: Study, participant: Participant, top3: Sequence[str],
                           top5: Sequence[str]) -> Entry:
         assert participant.group_id is not None
-        await self._require_segment(study.id, participant.group_id, RANKING)
+        state = await self._require_segment(study.id, participant.group_id, RANKING)
+        if REVEAL_RANKINGS in state["reveals"]:
+            raise DiscussRefused("conflict", "the rankings were revealed; yours can no longer change")
         active = {a.id for a in await self.attributes(participant.group_id, active_only=True)}
         for name, ballot, size in (("top3", top3, 3), ("top5", top5, 5)):
             _check_ballot(name, ballot, size, active)
@@ -434,8 +471,12 @@ def _mirror(doc: pycrdt.Doc, changed: list[Attribute], texts: dict[str, str]) ->
                   "version": attribute.version, "createdBy": attribute.created_by}
         entry = attributes.get(attribute.id)
         if not isinstance(entry, pycrdt.Map):
-            attributes[attribute.id] = pycrdt.Map({**fields, "definition": pycrdt.Text(texts.get(attribute.id, ""))})
+            text = texts.get(attribute.id, attribute.definition)
+            attributes[attribute.id] = pycrdt.Map({**fields, "definition": pycrdt.Text(text)})
             continue
+        shown = entry.get("version")
+        if isinstance(shown, (int, float)) and shown >= attribute.version:
+            continue  # a later change was mirrored first: leave it
         for key, value in fields.items():
             if entry.get(key) != value:
                 entry[key] = value

@@ -337,15 +337,15 @@ class LiveChannel:
                 except StoreError as exc:
                     raise Refused(ErrorCode.UNAVAILABLE, "the command could not be stored; try again") from exc
                 session.publish_if_changed()  # subscribers see the new state before the sender's ack
-                if self._after_command is not None:  # e.g. a reveal puts the top threes on the canvas
-                    try:
-                        await self._after_command(*key, command)
-                    except Exception as exc:
-                        log.error("a command's follow-up failed", extra={"command": name, "error": str(exc)}, exc_info=True)
-                        raise Refused(ErrorCode.UNAVAILABLE,
-                                      f"{name} was stored, but what follows from it failed; send it again") from exc
         finally:
             self.sessions.release(session)
+        if self._after_command is not None:  # e.g. a reveal puts the top threes on the canvas (not holding the session)
+            try:
+                await self._after_command(*key, command)
+            except Exception as exc:
+                log.error("a command's follow-up failed", extra={"command": name, "error": str(exc)}, exc_info=True)
+                raise Refused(ErrorCode.UNAVAILABLE,
+                              f"{name} was stored, but what follows from it failed; send it again") from exc
         metrics.COMMANDS.labels(name=name).inc()
 
 

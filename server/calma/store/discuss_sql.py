@@ -118,13 +118,17 @@ class SQLDiscussStore:
                 else:
                     if attribute.version != stored["version"] + 1:
                         raise VersionConflict(f"attribute {attribute.id} changed meanwhile; try again")
-                    await tx.execute(
+                    changed = await tx.execute(  # only from the version read: a concurrent writer makes this 0
                         "UPDATE discuss_attributes SET name = ?, definition = ?, examples = ?, provenance = ?,"
-                        " status = ?, merged_into = ?, split_from = ?, version = ?, updated_at = ? WHERE id = ?",
+                        " status = ?, merged_into = ?, split_from = ?, version = ?, updated_at = ? WHERE id = ?"
+                        " AND version = ?",
                         (attribute.name, attribute.definition, json.dumps(list(attribute.examples)),
                          json.dumps(list(attribute.provenance)), attribute.status, attribute.merged_into,
-                         attribute.split_from, attribute.version, attribute.updated_at, attribute.id),
+                         attribute.split_from, attribute.version, attribute.updated_at, attribute.id,
+                         attribute.version - 1),
                     )
+                    if changed != 1:
+                        raise VersionConflict(f"attribute {attribute.id} changed meanwhile; try again")
                 await tx.execute("INSERT INTO discuss_attribute_versions (attribute_id, version, op, snapshot, by_name, at)"
                                  " VALUES (?, ?, ?, ?, ?, ?)", (attribute.id, attribute.version, op,
                                                                 json.dumps(attribute.snapshot()), by_name,
