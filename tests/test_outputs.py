@@ -275,3 +275,54 @@ async def test_datasets_map_codes_to_axes_through_provenance_and_clusters_and_lo
     trained = json.loads(s.lead.request("GET", s.path(f"/outputs/classifiers.json{query}")).text)
     names = [c["axis"] for c in trained["classifiers"]]
     assert names == [a for a, _, _ in ATTRIBUTES] and all(c["note"] for c in trained["classifiers"])
+
+
+async def test_the_report_is_one_printable_page_with_the_axes_and_pictures_and_no_script(finished: FinishedSession) -> None:
+    s = finished
+    s.lead.ok("PATCH", s.path(f"/discuss/attributes/{s.attributes['Balanced views']}"),
+              {"group_id": s.group, "name": "Balanced <b>views</b>"})
+    page = s.lead.request("GET", s.path(f"/outputs/report.html?group_id={s.group}"))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src" not in page.headers["content-security-policy"] and "default-src 'none'" in page.headers["content-security-policy"]
+    text = page.text
+    assert "<h2>1. Historical accuracy</h2>" in text and "Balanced &lt;b&gt;views&lt;/b&gt;" in text, "people's words escaped"
+    assert "<script" not in text.lower()
+    assert text.count('src="data:image/png;base64,') == 3, "the canvas, the agreement and the tau plots"
+    assert "Krippendorff's alpha (ordinal)" in text and "Only 3 people" in text
+
+
+OTHER_GROUP = [("Multiple viewpoints", "Gives more than one side of a debated historical event.", None),
+               ("Factual correctness", "Does not invent facts; dates and people are right.", None),
+               ("Cultural sensitivity", "Respects the religious and regional communities of India.", None)]
+
+
+async def test_two_groups_axes_are_paired_by_meaning_and_the_facilitators_correction_is_kept(
+    finished: FinishedSession,
+) -> None:
+    s = finished
+    other = await run_session(s.server, s.lead, "unused", "Professionals from India", study=s.study, attributes=OTHER_GROUP)
+    query = f"?group_a={s.group}&group_b={other.group}"
+    auto = s.lead.ok("GET", s.path(f"/outputs/comparison{query}"))
+    pairs = {(p["a"]["name"], p["b"]["name"]) for p in auto["pairs"]}
+    assert pairs == {("Historical accuracy", "Factual correctness"), ("Balanced views", "Multiple viewpoints")}
+    assert [x["name"] for x in auto["only_a"]] == ["Encourages curiosity"]
+    assert [x["name"] for x in auto["only_b"]] == ["Cultural sensitivity"] and not auto["corrected"]
+
+    a, b = s.attributes, other.attributes
+    correction = {"group_a": s.group, "group_b": other.group, "pairs": [
+        [a["Historical accuracy"], b["Factual correctness"]], [a["Encourages curiosity"], b["Cultural sensitivity"]]]}
+    corrected = s.lead.ok("PUT", s.path("/outputs/comparison"), correction)
+    assert corrected["corrected"] and corrected["corrected_by"] == "Lena"
+    again = s.lead.ok("GET", s.path(f"/outputs/comparison{query}"))
+    assert {(p["a"]["name"], p["b"]["name"]) for p in again["pairs"]} == {
+        ("Historical accuracy", "Factual correctness"), ("Encourages curiosity", "Cultural sensitivity")}, "kept"
+    assert [x["name"] for x in again["only_a"]] == ["Balanced views"]
+
+    not_one_to_one = {**correction, "pairs": [[a["Historical accuracy"], b["Factual correctness"]],
+                                              [a["Historical accuracy"], b["Multiple viewpoints"]]]}
+    assert s.lead.request("PUT", s.path("/outputs/comparison"), json=not_one_to_one).status_code == 422
+    swapped = {**correction, "pairs": [[b["Factual correctness"], a["Historical accuracy"]]]}
+    assert s.lead.request("PUT", s.path("/outputs/comparison"), json=swapped).status_code == 422
+    assert s.people["Ravi"].request("GET", s.path(f"/outputs/comparison{query}")).status_code == 403
+    reset = s.lead.request("DELETE", s.path(f"/outputs/comparison{query}")).json()
+    assert not reset["corrected"] and len(reset["pairs"]) == 2

@@ -34,6 +34,7 @@ from calma.hub.permissions import RoomAuthorizer
 from calma.canvas.service import CanvasService
 from calma.discuss.service import DiscussService
 from calma.store.discuss_sql import SQLDiscussStore
+from calma.store.outputs_sql import SQLOutputsStore
 from calma.familiarize.progress import FamiliarizeStore
 from calma.familiarize.service import StageGate
 from calma.embeddings.factory import embedder_for
@@ -291,6 +292,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 reflect=lambda: running().reflect,
                 canvas=lambda: running().canvas,
                 discuss=lambda: running().discuss,
+                outputs=lambda: SQLOutputsStore(running().store),
             )
         ),
     ]

@@ -20,7 +20,7 @@ TOP3 = {
     "Mei": [("Balanced views", "More than one perspective"), ("Encourages curiosity", "Invites further questions")],
     "Ana": [("Historical accuracy", "Accurate"), ("Cultural sensitivity", "Respects communities")],
 }
-ATTRIBUTES = [
+ATTRIBUTES: list[tuple[str, str, str | None]] = [
     ("Historical accuracy", "Facts, dates and names are right; nothing is invented.", "Historical accuracy"),
     ("Balanced views", "Presents more than one perspective on contested events.", "Balanced views"),
     ("Encourages curiosity", "Invites the student to ask further questions.", "Encourages curiosity"),
@@ -45,8 +45,13 @@ async def _command(live: LiveClient, study: str, group: str, **command: Any) -> 
     assert answer["type"] == "ack", answer
 
 
-async def run_session(server: ServerProcess, lead: Person, name: str, group_name: str = "History teachers") -> FinishedSession:
-    study = lead.ok("POST", "/api/studies", {"template": "pilot", "name": name}, status=201)["id"]
+async def run_session(server: ServerProcess, lead: Person, name: str, group_name: str = "History teachers", *,
+                      study: str | None = None,
+                      attributes: list[tuple[str, str, str | None]] | None = None) -> FinishedSession:
+    """`study`: a group in this study (else a new study); `attributes`: (name, definition, top-3 card or None)."""
+    chosen = attributes or ATTRIBUTES
+    if study is None:
+        study = lead.ok("POST", "/api/studies", {"template": "pilot", "name": name}, status=201)["id"]
     group = lead.ok("POST", f"/api/studies/{study}/groups", {"name": group_name}, status=201)["id"]
     people = {}
     for who in TOP3:
@@ -61,11 +66,12 @@ async def run_session(server: ServerProcess, lead: Person, name: str, group_name
         await _command(live, study, group, name="reveal", what="top3")
         await _command(live, study, group, name="segment.set", segment="discuss")
         ids = {}
-        for index, (attribute, definition, card) in enumerate(ATTRIBUTES):
-            body = {"name": attribute, "definition": definition, "provenance": [card_id(CardKind.TOP3, card)],
+        for index, (attribute, definition, card) in enumerate(chosen):
+            body = {"name": attribute, "definition": definition,
+                    "provenance": [card_id(CardKind.TOP3, card)] if card else [],
                     "examples": [{"kind": "baseline", "id": baseline}] if index == 0 else []}
             ids[attribute] = people["Ravi"].ok("POST", f"{path}/discuss/attributes", body, status=201)["id"]
-        order = [ids[a] for a, _, _ in ATTRIBUTES]
+        order = [ids[a] for a, _, _ in chosen]
         for who, ballot in (("Ravi", order), ("Mei", [order[1], order[0], order[2]]), ("Ana", order)):
             people[who].ok("PUT", f"{path}/discuss/ranking", {"top3": ballot, "top5": ballot})
         await _command(live, study, group, name="segment.set", segment="rate")

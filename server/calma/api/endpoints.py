@@ -26,6 +26,7 @@ from calma.api.problems import token_rejected, unauthenticated, unavailable
 from calma.config import Settings
 from calma.canvas.service import CanvasService
 from calma.discuss.service import DiscussService
+from calma.store.outputs_sql import SQLOutputsStore
 from calma.familiarize.progress import FamiliarizeStore
 from calma.interact.service import InteractService
 from calma.reflect.service import ReflectService
@@ -67,6 +68,12 @@ class ApiContext:
     reflect: Callable[[], ReflectService] | None = None
     canvas: Callable[[], CanvasService] | None = None
     discuss: Callable[[], DiscussService] | None = None
+    outputs: Callable[[], SQLOutputsStore] | None = None
+
+    def outputs_store(self) -> SQLOutputsStore:
+        if self.outputs is None:
+            raise unavailable("this server keeps no outputs")
+        return self.outputs()
 
     def discuss_service(self) -> DiscussService:
         if self.discuss is None:

@@ -1279,3 +1279,42 @@ class Artifacts(ReplyModel):
     codes: list[ArtifactCode] | None = Field(description="the group's codes by frequency, once the facilitator released them")
     word_cloud: str | None = Field(description="the word cloud picture's address, once the codes are released")
     link: str = Field(description="the facilitator's link for the session (e.g. a video); empty for none")
+
+
+# -- Outputs: the cross-group comparison -------------------------------------------------------------
+
+
+class ComparisonQuery(RequestModel):
+    group_a: Id
+    group_b: Id
+
+
+class ComparisonIn(RequestModel):
+    group_a: Id
+    group_b: Id
+    pairs: list[Annotated[list[Id], Field(min_length=2, max_length=2)]] = Field(
+        max_length=500, description="[[axis of A, axis of B], …]: the pairing as the facilitator has it"
+    )
+
+
+class AxisRef(ReplyModel):
+    id: str
+    name: str
+
+
+class ComparedPair(ReplyModel):
+    a: AxisRef
+    b: AxisRef
+    similarity: float = Field(description="cosine similarity of name and definition")
+
+
+class GroupComparison(ReplyModel):
+    group_a: AxisRef
+    group_b: AxisRef
+    threshold: float
+    pairs: list[ComparedPair]
+    only_a: list[AxisRef] = Field(description="axes of group A without a counterpart")
+    only_b: list[AxisRef]
+    corrected: bool = Field(description="the facilitator set this pairing (else: the automatic matching)")
+    corrected_by: str | None
+    corrected_at: datetime | None

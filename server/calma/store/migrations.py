@@ -629,6 +629,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             );
         """,
     ),
+    Migration(
+        version=9,
+        description="Outputs: the facilitator's corrections of the cross-group pairing of axes",
+        sqlite="""
+            CREATE TABLE outputs_pairings (
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                group_a TEXT NOT NULL,
+                group_b TEXT NOT NULL,
+                pairs TEXT NOT NULL,
+                by_name TEXT NOT NULL,
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (study_id, group_a, group_b)
+            );
+        """,
+        postgres="""
+            CREATE TABLE outputs_pairings (
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                group_a TEXT NOT NULL,
+                group_b TEXT NOT NULL,
+                pairs JSONB NOT NULL,
+                by_name TEXT NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (study_id, group_a, group_b)
+            );
+        """,
+    ),
 )
 
 
