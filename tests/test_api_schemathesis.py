@@ -75,6 +75,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # A group attribute of group A, for the attribute paths (the facilitator may write in any segment).
         world.ids["ATTR"] = world.owner.ok("POST", world.path("/api/studies/{S}/discuss/attributes"),
                                            {"name": "Accuracy", "group_id": world.ids["GA"]}, status=201)["id"]
+        # An A/B test of group A (two system prompts on the packaged model), for the A/B paths.
+        arms = {"a": {"model": "gemma-3-270m", "system_prompt": "Be brief."}, "b": {"model": "gemma-3-270m"}}
+        world.ids["ABTEST"] = world.owner.ok("POST", world.path("/api/studies/{S}/ab-tests"),
+                                             {"group_id": world.ids["GA"], "name": "Brief or not", **arms}, status=201)["id"]
         yield world
     finally:
         server.stop()
@@ -103,7 +107,7 @@ def test_the_api_holds_up_to_generated_requests(
     real = {
         "study_id": ids["S"], "group_id": ids["GA"], "participant_id": ids["PA"], "invite_id": ids["INV"],
         "conversation_id": ids["CONV"], "item_id": "spice-level", "stage": "interact", "card_id": ids["CARD"],
-        "attribute_id": ids["ATTR"],
+        "attribute_id": ids["ATTR"], "test_id": ids["ABTEST"], "trial_id": "0123456789abcdef",
     }  # fmt: skip
     fixed = {name: real[name] for name in re.findall(r"{(\w+)}", path)}
     cookie = world.owner.cookie_headers

@@ -34,6 +34,8 @@ from calma.hub.permissions import RoomAuthorizer
 from calma.canvas.service import CanvasService
 from calma.discuss.service import DiscussService
 from calma.store.discuss_sql import SQLDiscussStore
+from calma.outputs.ab import ABService
+from calma.store.ab_sql import SQLABStore
 from calma.store.outputs_sql import SQLOutputsStore
 from calma.familiarize.progress import FamiliarizeStore
 from calma.familiarize.service import StageGate
@@ -84,6 +86,7 @@ class Services:
     reflect: ReflectService
     canvas: CanvasService
     discuss: DiscussService
+    ab: ABService
 
 
 async def start_interact(settings: Settings, store: Store, access: Access, tg: TaskGroup) -> InteractService:
@@ -211,7 +214,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 await tg.start(canvas.run)
                 discuss = DiscussService(SQLDiscussStore(the_store), access.studies, lambda: rooms, lambda: canvas,
                                          lambda: interact.conversations, lambda: reflect, embedder)
-                services = Services(the_store, rooms, interact, reflect, canvas, discuss)
+                ab = ABService(SQLABStore(the_store), lambda: interact.pool)
+                services = Services(the_store, rooms, interact, reflect, canvas, discuss, ab)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield
                 tg.cancel_scope.cancel()
@@ -293,6 +297,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 canvas=lambda: running().canvas,
                 discuss=lambda: running().discuss,
                 outputs=lambda: SQLOutputsStore(running().store),
+                ab=lambda: running().ab,
             )
         ),
     ]

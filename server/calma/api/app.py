@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from calma.api import (
+    ab,
     canvas,
     conversations,
     discuss,
@@ -51,6 +52,7 @@ ENDPOINTS: list[Endpoint] = [
     *canvas.ENDPOINTS,
     *discuss.ENDPOINTS,
     *outputs.ENDPOINTS,
+    *ab.ENDPOINTS,
 ]
 
 

@@ -26,6 +26,7 @@ from calma.api.problems import token_rejected, unauthenticated, unavailable
 from calma.config import Settings
 from calma.canvas.service import CanvasService
 from calma.discuss.service import DiscussService
+from calma.outputs.ab import ABService
 from calma.store.outputs_sql import SQLOutputsStore
 from calma.familiarize.progress import FamiliarizeStore
 from calma.interact.service import InteractService
@@ -69,6 +70,12 @@ class ApiContext:
     canvas: Callable[[], CanvasService] | None = None
     discuss: Callable[[], DiscussService] | None = None
     outputs: Callable[[], SQLOutputsStore] | None = None
+    ab: Callable[[], ABService] | None = None
+
+    def ab_service(self) -> ABService:
+        if self.ab is None:
+            raise unavailable("this server runs no A/B tests")
+        return self.ab()
 
     def outputs_store(self) -> SQLOutputsStore:
         if self.outputs is None:

@@ -1318,3 +1318,74 @@ class GroupComparison(ReplyModel):
     corrected: bool = Field(description="the facilitator set this pairing (else: the automatic matching)")
     corrected_by: str | None
     corrected_at: datetime | None
+
+
+# -- A/B tests among participants ---------------------------------------------------------------------
+
+
+class ArmIn(RequestModel):
+    model: Annotated[str, Field(min_length=1, max_length=100)] = Field(description="a model this server offers")
+    system_prompt: Annotated[str, Field(max_length=20_000)] = ""
+
+
+class ABTestIn(RequestModel):
+    group_id: Id
+    name: Name
+    a: ArmIn
+    b: ArmIn
+    axes: list[Id] | None = Field(default=None, max_length=50, description="group attributes to judge along (default: all)")
+
+
+class ABTestPatch(RequestModel):
+    open: bool
+
+
+class ABTestOut(ReplyModel):
+    id: str
+    group_id: str
+    name: str
+    open: bool
+    axes: list[AxisRef]
+    arms: dict[str, dict[str, str]] | None = Field(description="the facilitator's: each arm's model and system prompt")
+    trials: int | None = Field(description="the facilitator's: trials run so far")
+
+
+class ABTestList(ReplyModel):
+    tests: list[ABTestOut]
+
+
+class TrialIn(RequestModel):
+    prompt: Annotated[str, Field(min_length=1, max_length=4000, pattern=r"\S")]
+
+
+class ChoiceIn(RequestModel):
+    choices: dict[Id, Literal["left", "right", "tie"]] = Field(max_length=50, description="per axis: the better reply")
+
+
+class TrialOut(ReplyModel):
+    id: str
+    prompt: str
+    left: str
+    right: str
+    axes: list[AxisRef]
+    choices: dict[str, str] | None
+    revealed: dict[str, str] | None = Field(description="after choosing: which arm wrote each side ({left: a|b, right: a|b})")
+
+
+class ABAxisResult(ReplyModel):
+    axis: AxisRef
+    a_wins: int
+    b_wins: int
+    ties: int
+    decided: int
+    a_win_rate: float | None
+    ci_low: float | None = Field(description="Wilson 95% interval of A's win rate among decided choices")
+    ci_high: float | None
+
+
+class ABResults(ReplyModel):
+    test: ABTestOut
+    trials: int
+    chosen: int
+    axes: list[ABAxisResult]
+    caveat: str | None

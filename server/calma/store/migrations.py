@@ -655,6 +655,62 @@ MIGRATIONS: tuple[Migration, ...] = (
             );
         """,
     ),
+    Migration(
+        version=10,
+        description="Outputs: A/B tests among participants (two arms, blind trials, choices per axis)",
+        sqlite="""
+            CREATE TABLE ab_tests (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                group_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                arms TEXT NOT NULL,
+                axes TEXT NOT NULL,
+                open INTEGER NOT NULL,
+                created_at REAL NOT NULL
+            );
+            CREATE INDEX ab_tests_group ON ab_tests (group_id);
+            CREATE TABLE ab_trials (
+                id TEXT PRIMARY KEY,
+                test_id TEXT NOT NULL REFERENCES ab_tests (id) ON DELETE CASCADE,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                prompt TEXT NOT NULL,
+                reply_a TEXT NOT NULL,
+                reply_b TEXT NOT NULL,
+                a_side TEXT NOT NULL CHECK (a_side IN ('left', 'right')),
+                choices TEXT,
+                created_at REAL NOT NULL,
+                chosen_at REAL
+            );
+            CREATE INDEX ab_trials_test ON ab_trials (test_id);
+        """,
+        postgres="""
+            CREATE TABLE ab_tests (
+                id TEXT PRIMARY KEY,
+                study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+                group_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                arms JSONB NOT NULL,
+                axes JSONB NOT NULL,
+                open INTEGER NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX ab_tests_group ON ab_tests (group_id);
+            CREATE TABLE ab_trials (
+                id TEXT PRIMARY KEY,
+                test_id TEXT NOT NULL REFERENCES ab_tests (id) ON DELETE CASCADE,
+                participant_id TEXT NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+                prompt TEXT NOT NULL,
+                reply_a TEXT NOT NULL,
+                reply_b TEXT NOT NULL,
+                a_side TEXT NOT NULL CHECK (a_side IN ('left', 'right')),
+                choices JSONB,
+                created_at DOUBLE PRECISION NOT NULL,
+                chosen_at DOUBLE PRECISION
+            );
+            CREATE INDEX ab_trials_test ON ab_trials (test_id);
+        """,
+    ),
 )
 
 
