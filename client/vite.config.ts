@@ -3,10 +3,10 @@ import { defineConfig, type Plugin } from 'vite'
 import { CLOSE_CODES } from './src/closeCodes'
 
 /**
- * The hub serves `dist/` at `/`, so assets use relative paths. Eight pages: the board (`/`), the
+ * The hub serves `dist/` at `/`, so assets use relative paths. Nine pages: the board (`/`), the
  * facilitator console (`/console/`), the invite page (`/join/?token=`), the participant's
- * overview (`/me/`), Familiarize (`/familiarize/`), their chat with the model (`/interact/`), Reflect (`/reflect/`)
- * and the group's semantic canvas (`/canvas/`).
+ * overview (`/me/`), Familiarize (`/familiarize/`), their chat with the model (`/interact/`), Reflect (`/reflect/`),
+ * the group's semantic canvas (`/canvas/`) and the live Discuss session (`/discuss/`).
  * `npm run dev` proxies the websockets and the API to a hub at CALMA_HUB (default 127.0.0.1:8000).
  */
 const hub = process.env['CALMA_HUB'] ?? 'http://127.0.0.1:8000'
@@ -38,6 +38,7 @@ export default defineConfig({
         familiarize: resolve(import.meta.dirname, 'familiarize/index.html'),
         reflect: resolve(import.meta.dirname, 'reflect/index.html'),
         canvas: resolve(import.meta.dirname, 'canvas/index.html'),
+        discuss: resolve(import.meta.dirname, 'discuss/index.html'),
       },
     },
   },

@@ -103,6 +103,7 @@ export const STAGE_PAGE: { readonly [S in Stage]?: string } = {
   familiarize: '/familiarize/',
   interact: '/interact/',
   reflect: '/reflect/',
+  discuss: '/discuss/',
 }
 
 export function isStage (value: unknown): value is Stage {
