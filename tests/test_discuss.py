@@ -368,3 +368,18 @@ async def test_concurrent_changes_to_one_attribute_are_conflicts_not_failures_an
             await ravi.wait_for(lambda doc: len(str(doc.get("attributes", type=pycrdt.Map)[active[0]["id"]]["definition"])) >= 5000)
     too_long = s.people["Ravi"].request("POST", s.path(f"/discuss/attributes/{active[0]['id']}/versions"), json={})
     assert too_long.status_code == 422 and "shorten it on the board" in too_long.json()["detail"]
+
+
+async def test_group_attributes_appear_as_cards_on_the_canvas_and_leave_it_when_merged(session: Session) -> None:
+    s = session
+    async with connect_live(live_url(s.server), s.lead.cookie_headers) as lead:
+        await reach(s, lead, "discuss")
+    first = attribute(s, "Ravi", "Historical accuracy", definition="Facts are right.")
+    second = attribute(s, "Mei", "Factual correctness")
+    board_url = s.server.room_url(f"study-{s.study}.group-{s.group}.board")
+    async with connect_doc(board_url, headers=s.people["Ana"].cookie_headers) as ana:
+        names = lambda doc: {c.content.text for c in read_cards(doc).values() if c.content.kind is CardKind.ATTRIBUTE}  # noqa: E731
+        await ana.wait_for(lambda doc: names(doc) == {"Historical accuracy", "Factual correctness"})
+        s.people["Ana"].ok("POST", s.path("/discuss/attributes/merge"),
+                           {"ids": [first["id"], second["id"]], "name": "Getting the facts right"}, status=201)
+        await ana.wait_for(lambda doc: names(doc) == {"Getting the facts right"})

@@ -339,6 +339,18 @@ class DiscussService:
             await room.write_as_server(lambda doc: _mirror(doc, changed, texts))
         finally:
             rooms.release(room)
+        await self.publish_attributes(study_id, group_id)
+
+    async def publish_attributes(self, study_id: str, group_id: str) -> None:
+        """The group's active attributes as cards on its canvas (kind `attribute`), next to the labels that fed them."""
+        study = await self._studies.study(study_id)
+        if study is None:
+            return
+        anonymous = study.content.discuss.anonymous_canvas
+        cards = [CardContent(a.name, CardKind.ATTRIBUTE, () if anonymous else (a.created_by,), 1, 1)
+                 for a in await self.attributes(group_id, active_only=True)]
+        unique = list({c.id: c for c in cards}.values())
+        await self._canvas().place(study_id, group_id, unique, replace_kind=CardKind.ATTRIBUTE, anonymous=anonymous)
 
     # -- rankings (segment 4) and ratings (segment 5) ----------------------------------------------
 
