@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from calma.outputs.ab import tally, wilson
+from calma.outputs.formats import PreferenceRecord
 from calma.store.ab_sql import Trial
 from tests.helpers.admin import create_facilitator
 from tests.helpers.api_client import Person
@@ -88,6 +89,8 @@ async def test_a_participant_judges_two_blind_replies_and_learns_which_was_which
     assert (first["a_wins"], first["b_wins"]) == ((1, 0) if a_won else (0, 1))
     assert results["axes"][2]["ties"] == 1 and results["caveat"].startswith("Only 0 decided choices")
     lines = [json.loads(x) for x in s.lead.request("GET", s.path(f"/ab-tests/{test['id']}/preferences.jsonl")).text.splitlines()]
+    for line in lines:
+        PreferenceRecord.model_validate(line)
     assert len(lines) == 2 and {line["axis"] for line in lines} == {"Historical accuracy", "Balanced views"}
     preferred = next(line for line in lines if line["axis"] == "Historical accuracy")
     assert preferred["chosen"] == trial["left"] and preferred["rejected"] == trial["right"]

@@ -19,6 +19,7 @@ from calma.canvas.board import CardKind, card_id
 from calma.embeddings.model import Embedder
 from calma.outputs.classifier import train_all
 from calma.outputs.compare import match
+from calma.outputs.formats import Classifiers, ExcerptRecord, Rubrics, Score, SteerLMRecord
 from calma.outputs.rubric import parse_score
 from calma.outputs.schema import DerivedAxes
 from tests.helpers.admin import create_facilitator
@@ -135,6 +136,7 @@ async def test_rubrics_guidelines_and_a_judge_run_come_from_the_axes(finished: F
     s = finished
     query = f"?group_id={s.group}"
     rubrics = json.loads(s.lead.request("GET", s.path(f"/outputs/rubrics.json{query}")).text)
+    Rubrics.model_validate(rubrics)
     assert rubrics["format"] == "calma.rubrics/1" and len(rubrics["rubrics"]) == 3
     accuracy = rubrics["rubrics"][0]
     assert accuracy["axis"] == "Historical accuracy" and list(accuracy["scale"]) == ["1", "2", "3", "4", "5"]
@@ -160,6 +162,7 @@ async def test_rubrics_guidelines_and_a_judge_run_come_from_the_axes(finished: F
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    Score.model_validate(line)
     assert (line["id"], line["axis"], line["model"]) == ("r1", "Historical accuracy", "gemma-3-270m")
     assert line["score"] in (1, 2, 3, 4, 5, None) and isinstance(line["raw"], str)
     assert line["score"] == parse_score(line["raw"])
@@ -190,6 +193,7 @@ async def test_a_classifier_on_small_meaningful_data_beats_chance_and_says_so(tm
     rows = [{"axis": "Historical accuracy", "text": t, "label": 1} for t in ACCURATE]
     rows += [{"axis": "Historical accuracy", "text": t, "label": 0} for t in CURIOUS]
     trained = await train_all(rows, Embedder())
+    Classifiers.model_validate(trained)
     (entry,) = trained["classifiers"]
     figures = entry["figures"]
     assert figures["folds"] == 5 and figures["majority_baseline"] == 0.5
@@ -252,6 +256,8 @@ async def test_datasets_map_codes_to_axes_through_provenance_and_clusters_and_lo
     excerpts_file = tmp_path / "excerpts.jsonl"
     excerpts_file.write_text(s.lead.request("GET", s.path(f"/outputs/datasets/excerpts.jsonl{query}")).text)
     rows = [json.loads(line) for line in excerpts_file.read_text().splitlines()]
+    for row in rows:
+        ExcerptRecord.model_validate(row)
     about_accuracy = {(r["annotator"], tuple(r["codes"])): r["label"] for r in rows if r["axis"] == "Historical accuracy"}
     assert sorted(about_accuracy.values()) == [0, 1, 1, 1], "checks facts counts through Ravi's cluster; curiosity does not"
     assert all(r["annotator"].startswith("p-") for r in rows), "annotators are pseudonyms"
@@ -259,6 +265,8 @@ async def test_datasets_map_codes_to_axes_through_provenance_and_clusters_and_lo
     steer_file = tmp_path / "steerlm.jsonl"
     steer_file.write_text(s.lead.request("GET", s.path(f"/outputs/datasets/steerlm.jsonl{query}")).text)
     steer = [json.loads(line) for line in steer_file.read_text().splitlines()]
+    for record in steer:
+        SteerLMRecord.model_validate(record)
     # Baseline item 0: Ravi and Mei both coded it with accuracy codes → 4 of 4. Item 1: Ana ("checks facts", an
     # accuracy code through Ravi's cluster) and Mei ("sparks curiosity") → one of two coders → 2.
     assert sorted(r["attributes"]["Historical accuracy"] for r in steer) == [2, 4]
@@ -273,6 +281,7 @@ async def test_datasets_map_codes_to_axes_through_provenance_and_clusters_and_lo
     assert steer_loaded.num_rows == len(steer) and steer_loaded[0]["attributes"]["Historical accuracy"] in range(5)
 
     trained = json.loads(s.lead.request("GET", s.path(f"/outputs/classifiers.json{query}")).text)
+    Classifiers.model_validate(trained)
     names = [c["axis"] for c in trained["classifiers"]]
     assert names == [a for a, _, _ in ATTRIBUTES] and all(c["note"] for c in trained["classifiers"])
 
