@@ -11,12 +11,10 @@ import pytest
 from calma.outputs.ab import tally, wilson
 from calma.outputs.formats import PreferenceRecord
 from calma.store.ab_sql import Trial
-from tests.helpers.admin import create_facilitator
-from tests.helpers.api_client import Person
+from tests.helpers.lead import server_with_lead, sign_in_lead
 from tests.helpers.discuss import FinishedSession, run_session
 from tests.helpers.server import ServerProcess
 
-LEAD = ("lena@example.org", "Lena", "lena's long password")
 _studies = itertools.count(1)
 ARMS = {"a": {"model": "gemma-3-270m", "system_prompt": "Answer in one short sentence."},
         "b": {"model": "gemma-3-270m", "system_prompt": "Answer like a storyteller, with a question at the end."}}
@@ -24,18 +22,13 @@ ARMS = {"a": {"model": "gemma-3-270m", "system_prompt": "Answer in one short sen
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    node = ServerProcess(tmp_path_factory.mktemp("ab") / "node")
-    node.start()
-    create_facilitator(node.data_dir, *LEAD)
-    try:
+    with server_with_lead(tmp_path_factory.mktemp("ab") / "node") as node:
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.fixture
 async def finished(server: ServerProcess) -> FinishedSession:
-    lead = Person(server, "Lena").sign_in(LEAD[0], LEAD[2])
+    lead = sign_in_lead(server, "Lena")
     session = await run_session(server, lead, f"A/B {next(_studies)}")
     lead.ok("PATCH", session.path(), {"interact": {"max_tokens": 8}})
     return session

@@ -24,12 +24,11 @@ import pytest
 from calma.canvas.board import CardKind, card_id, read_cards, read_hints
 from calma.canvas.placement import SPREAD, fresh_layout
 from calma.embeddings.model import Embedder
-from tests.helpers.admin import create_facilitator
+from tests.helpers.lead import server_with_lead, sign_in_lead
 from tests.helpers.api_client import Person
 from tests.helpers.server import ServerProcess
 from tests.helpers.ydoc_client import DocClient, connect_doc
 
-LEAD = ("lena@example.org", "Lena", "lena's long password")
 _studies = itertools.count(1)
 
 
@@ -57,18 +56,13 @@ class Group:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    node = ServerProcess(tmp_path_factory.mktemp("canvas") / "node")
-    node.start()
-    create_facilitator(node.data_dir, *LEAD)
-    try:
+    with server_with_lead(tmp_path_factory.mktemp("canvas") / "node") as node:
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.fixture
 def group(server: ServerProcess) -> Group:
-    lead = Person(server, "facilitator").sign_in(LEAD[0], LEAD[2])
+    lead = sign_in_lead(server, "facilitator")
     study = lead.ok("POST", "/api/studies", {"template": "pilot", "name": f"Canvas study {next(_studies)}"}, status=201)["id"]
     group = lead.ok("POST", f"/api/studies/{study}/groups", {"name": "History teachers"}, status=201)["id"]
 

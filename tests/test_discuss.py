@@ -24,14 +24,13 @@ from websockets.asyncio.client import connect
 from calma.canvas.board import CardKind, card_id, read_cards
 from calma.discuss.artifacts import topics, word_cloud_png
 from calma.embeddings.model import Embedder
-from tests.helpers.admin import create_facilitator
+from tests.helpers.lead import server_with_lead, sign_in_lead
 from tests.helpers.api_client import Person
 from tests.helpers.interact import chatting
 from tests.helpers.live_client import LiveClient, connect_live, live_url
 from tests.helpers.server import ServerProcess
 from tests.helpers.ydoc_client import connect_doc
 
-LEAD = ("lena@example.org", "Lena", "lena's long password")
 _studies = itertools.count(1)
 
 TOP3 = {
@@ -67,18 +66,13 @@ class Session:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    node = ServerProcess(tmp_path_factory.mktemp("discuss") / "node")
-    node.start()
-    create_facilitator(node.data_dir, *LEAD)
-    try:
+    with server_with_lead(tmp_path_factory.mktemp("discuss") / "node") as node:
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.fixture
 def session(server: ServerProcess) -> Session:
-    lead = Person(server, "Lena").sign_in(LEAD[0], LEAD[2])
+    lead = sign_in_lead(server, "Lena")
     study = lead.ok("POST", "/api/studies", {"template": "pilot", "name": f"Discuss {next(_studies)}"}, status=201)["id"]
     group = lead.ok("POST", f"/api/studies/{study}/groups", {"name": "History teachers"}, status=201)["id"]
 

@@ -22,29 +22,22 @@ from calma.outputs.compare import match
 from calma.outputs.formats import Classifiers, ExcerptRecord, Rubrics, Score, SteerLMRecord
 from calma.outputs.rubric import parse_score
 from calma.outputs.schema import DerivedAxes
-from tests.helpers.admin import create_facilitator
-from tests.helpers.api_client import Person
+from tests.helpers.lead import server_with_lead, sign_in_lead
 from tests.helpers.discuss import ATTRIBUTES, FinishedSession, run_session
 from tests.helpers.server import REPO, ServerProcess
 
-LEAD = ("lena@example.org", "Lena", "lena's long password")
 _studies = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    node = ServerProcess(tmp_path_factory.mktemp("outputs") / "node")
-    node.start()
-    create_facilitator(node.data_dir, *LEAD)
-    try:
+    with server_with_lead(tmp_path_factory.mktemp("outputs") / "node") as node:
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.fixture
 async def finished(server: ServerProcess) -> FinishedSession:
-    lead = Person(server, "Lena").sign_in(LEAD[0], LEAD[2])
+    lead = sign_in_lead(server, "Lena")
     return await run_session(server, lead, f"Outputs {next(_studies)}")
 
 
