@@ -3,10 +3,11 @@ import { defineConfig, type Plugin } from 'vite'
 import { CLOSE_CODES } from './src/closeCodes'
 
 /**
- * The hub serves `dist/` at `/`, so assets use relative paths. Nine pages: the board (`/`), the
+ * The hub serves `dist/` at `/`, so assets use relative paths. Ten pages: the board (`/`), the
  * facilitator console (`/console/`), the invite page (`/join/?token=`), the participant's
  * overview (`/me/`), Familiarize (`/familiarize/`), their chat with the model (`/interact/`), Reflect (`/reflect/`),
- * the group's semantic canvas (`/canvas/`) and the live Discuss session (`/discuss/`).
+ * the group's semantic canvas (`/canvas/`), the live Discuss session (`/discuss/`) and the participant's A/B
+ * comparison of two blind replies (`/ab/`).
  * `npm run dev` proxies the websockets and the API to a hub at CALMA_HUB (default 127.0.0.1:8000).
  */
 const hub = process.env['CALMA_HUB'] ?? 'http://127.0.0.1:8000'
@@ -39,6 +40,7 @@ export default defineConfig({
         reflect: resolve(import.meta.dirname, 'reflect/index.html'),
         canvas: resolve(import.meta.dirname, 'canvas/index.html'),
         discuss: resolve(import.meta.dirname, 'discuss/index.html'),
+        ab: resolve(import.meta.dirname, 'ab/index.html'),
       },
     },
   },

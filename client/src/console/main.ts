@@ -1,7 +1,7 @@
 /**
  * The facilitator console (/console/): sign in and out; the studies list; one study at a time
  * (`?study=<id>` in the URL) with its live progress, groups, invite links, stage access, Familiarize
- * (results and editor), Reflect (progress, settings, group codes) and context. One /live connection per page carries the progress of the
+ * (results and editor), Reflect (progress, settings, group codes), Discuss, Outputs and context. One /live connection per page carries the progress of the
  * study on show.
  */
 import '../style.css'
@@ -15,6 +15,7 @@ import { GroupsPanel } from './groups'
 import { InvitesPanel } from './invites'
 import { ProgressPanel } from './progress'
 import { DiscussArea } from './discuss'
+import { OutputsArea } from './outputs'
 import { ReflectArea } from './reflect'
 import { StudiesPanel, studyHref } from './studies'
 import { StudyPane } from './study'
@@ -108,6 +109,8 @@ async function startDashboard (me: Me): Promise<void> {
   reflect.mount(familiarize.editor.section, document.querySelector('#study .jump'))
   const discuss = new DiscussArea()
   discuss.mount(reflect.section, document.querySelector('#study .jump'))
+  const outputs = new OutputsArea()
+  outputs.mount(discuss.section, document.querySelector('#study .jump'))
 
   const navigate = (study: string): void => {
     window.history.pushState(null, '', studyHref(study))
@@ -158,7 +161,7 @@ async function startDashboard (me: Me): Promise<void> {
     article: byId('study', HTMLElement),
     title: byId('study-title', HTMLElement),
     subtitle: byId('study-subtitle', HTMLElement),
-  }, { progress, groups, invites, context, familiarize, reflect, discuss })
+  }, { progress, groups, invites, context, familiarize, reflect, discuss, outputs })
 
   const route = async (): Promise<void> => {
     const study = studyInUrl()

@@ -7,6 +7,7 @@ import type { GroupsPanel } from './groups'
 import type { InvitesPanel } from './invites'
 import type { ProgressPanel } from './progress'
 import type { DiscussArea } from './discuss'
+import type { OutputsArea } from './outputs'
 import type { ReflectArea } from './reflect'
 
 export interface StudyElements {
@@ -26,6 +27,7 @@ export interface StudyPanels {
   readonly familiarize: FamiliarizeArea
   readonly reflect: ReflectArea
   readonly discuss: DiscussArea
+  readonly outputs: OutputsArea
 }
 
 export class StudyPane {
@@ -59,6 +61,7 @@ export class StudyPane {
       this.panels.familiarize.show(study, groups)
       this.panels.reflect.show(study, groups)
       this.panels.discuss.show(study, groups)
+      this.panels.outputs.show(study, groups)
       this.els.article.hidden = false
     } catch (error) {
       if (load !== this.loads) return
@@ -86,5 +89,6 @@ export class StudyPane {
     this.panels.familiarize.groupsChanged(groups)
     this.panels.reflect.groupsChanged(groups)
     this.panels.discuss.groupsChanged(groups)
+    this.panels.outputs.groupsChanged(groups)
   }
 }

@@ -4,7 +4,8 @@
  * session cookie keeps them signed in across reloads. Their stages are read again whenever the
  * page becomes visible, so a move made or a stage opened by the facilitator shows up when they come
  * back to the tab. Participants find the way to Familiarize (/familiarize/) and Interact
- * (/interact/, their chat with the study's model) here, once those are open for them.
+ * (/interact/, their chat with the study's model) here, once those are open for them, and the A/B
+ * comparison of two replies (/ab/).
  */
 import '../style.css'
 import '../pages.css'
@@ -62,6 +63,7 @@ class Overview {
     els.studyName.textContent = study.name
     els.group.textContent = me.role === 'observer' ? `Observing group ${group.name}` : `Group: ${group.name}`
     els.contextDescription.textContent = study.deployment_context.description
+    byId('ab-link-row', HTMLElement).hidden = me.role !== 'participant'
     document.title = `${study.name} · CALMA Studio`
   }
 
