@@ -31,6 +31,7 @@ from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.endpoint import serve_room
 from calma.hub.log import LocalLog, RoomLog
 from calma.hub.permissions import RoomAuthorizer
+from calma.canvas.locks import BoardLocks, NoBoardLocks, RedisBoardLocks
 from calma.canvas.service import CanvasService
 from calma.discuss.service import DiscussService
 from calma.store.discuss_sql import SQLDiscussStore
@@ -188,6 +189,9 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     # In process, or through `calma embed-worker` processes over Redis with --embed-workers.
     embedder = embedder_for(settings, SQLEmbeddingCache(the_store, MODEL_PACKAGE) if isinstance(the_store, SQLDatabase) else None)
 
+    # Placing cards on a board is one node at a time: a lease in Redis with many nodes.
+    board_locks: BoardLocks = RedisBoardLocks(settings.redis_url) if settings.redis_url else NoBoardLocks()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal services
@@ -210,7 +214,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                     SQLReflectStore(the_store), interact.conversations, StructuralDetector(embedder),
                     on_change=reflect_changed,
                 )
-                canvas = CanvasService(lambda: rooms, embedder, access.studies, lambda: reflect)
+                canvas = CanvasService(lambda: rooms, embedder, access.studies, lambda: reflect, board_locks=board_locks)
                 await tg.start(canvas.run)
                 discuss = DiscussService(SQLDiscussStore(the_store), access.studies, lambda: rooms, lambda: canvas,
                                          lambda: interact.conversations, lambda: reflect, embedder)
@@ -221,6 +225,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 tg.cancel_scope.cancel()
         finally:
             services = None
+            await board_locks.aclose()
             await embedder.aclose()
             await the_store.close()
 

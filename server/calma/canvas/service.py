@@ -41,6 +41,7 @@ from calma.canvas.board import (
     update_card,
 )
 from calma.canvas.grouping import suggest
+from calma.canvas.locks import BoardLocks, NoBoardLocks
 from calma.canvas.placement import MIN_FITTED, Plane, fit_plane, fresh_layout, project_onto, relayout
 from calma.embeddings.model import Embedder
 from calma.hub.rooms import RoomManager
@@ -86,8 +87,10 @@ class Excerpt:
 
 class CanvasService:
     def __init__(self, rooms: Callable[[], RoomManager], embedder: Embedder, studies: StudyStore,
-                 reflect: Callable[[], ReflectService], *, clock: Callable[[], float] = time.time) -> None:
+                 reflect: Callable[[], ReflectService], *, clock: Callable[[], float] = time.time,
+                 board_locks: BoardLocks | None = None) -> None:
         self._rooms = rooms
+        self._board_locks = board_locks or NoBoardLocks()
         self._embedder = embedder
         self._studies = studies
         self._reflect = reflect
@@ -152,9 +155,10 @@ class CanvasService:
         started = time.perf_counter()
         room = await rooms.acquire(room_name)
         try:
-            update, positions = await self._plan(room_name, room.doc, batch)
-            if update is not None:
-                await room.write_as_server(update)
+            async with self._board_locks.hold(room_name):  # other hub nodes wait their turn for this board
+                update, positions = await self._plan(room_name, room.doc, batch)
+                if update is not None:
+                    await room.write_as_server(update)  # applied here before the next holder reads
         finally:
             rooms.release(room)
         if update is not None:  # suggestions follow, off the path of the label to the screen

@@ -36,6 +36,7 @@ READ_BLOCK_MS = 100
 READ_COUNT = 1000
 PROGRESS_FRESH_S = 60.0  # a node that has not reported progress for this long no longer holds back trimming
 COMPACT_LOCK_MS = 60_000
+APPLIED_WAIT_S = 10.0
 
 
 def stream_id_to_int(stream_id: str) -> int:
@@ -74,6 +75,7 @@ class RedisLog:
         self._pubsub = self._reader.pubsub()
         self._rooms: dict[str, _Subscription] = {}
         self._origins: dict[str, object] = {}
+        self._applied: dict[str, anyio.Event] = {}  # server writes waiting until this node has applied them
         self._tokens = itertools.count()
         self._changed = anyio.Event()  # the set of rooms changed: the read loop re-issues its XREAD
         self._subscribed = anyio.Event()  # the presence loop has a channel to listen to
@@ -131,14 +133,24 @@ class RedisLog:
             self._changed.set()
 
     async def append(self, room: str, update: bytes, origin: object | None) -> None:
+        """XADD the update. A server write (no origin) also waits until this node has applied it, as on one
+        node: whoever writes as the server next reads a document that holds it."""
         token = f"{self.node_id}:{next(self._tokens)}"
         if origin is not None:
             self._origins[token] = origin
+        applied = self._applied[token] = anyio.Event() if origin is None and room in self._rooms else None
         try:
             await self._redis.xadd(self.stream_key(room), {"u": update, "o": token})
         except RedisError as exc:
             self._origins.pop(token, None)
+            self._applied.pop(token, None)
             raise StoreError(f"Redis did not take an update for room {room!r}: {exc}") from exc
+        if applied is not None:
+            with anyio.move_on_after(APPLIED_WAIT_S) as waited:  # durable already; this only orders what follows
+                await applied.wait()
+            self._applied.pop(token, None)
+            if waited.cancelled_caught:
+                log.warning("a server write was not read back in time", extra={"room": room})
 
     async def fold(self, room: str, snapshot: bytes, upto: int, pending: int) -> int | None:
         """Snapshot into the store, then trim what every live reader has read; once per round."""
@@ -239,6 +251,9 @@ class RedisLog:
             origin = self._origins.pop(token, None) if token.startswith(self.node_id + ":") else None
             subscription.last_id = _text(entry_id)
             subscription.feed.deliver(stream_id_to_int(subscription.last_id), fields[b"u"], origin)
+            applied = self._applied.get(token)
+            if applied is not None:
+                applied.set()
         self._report_progress_soon(room, subscription.last_id)
 
     def _report_progress_soon(self, room: str, last_id: str) -> None:
