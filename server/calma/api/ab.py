@@ -12,13 +12,13 @@ from starlette.responses import Response
 from calma.access import policy
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
-from calma.api.lookups import managed_study, visible_group, visible_study
-from calma.api.problems import Problem, conflict, forbidden, not_found
+from calma.api.lookups import group_meant, managed_study, participant_self, visible_group, visible_study
+from calma.api.problems import Problem, conflict, not_found
 from calma.interact.backend import Sampling
 from calma.outputs.ab import ABRefused, ABService, Arm, tally
 from calma.outputs.datasets import jsonl
 from calma.store.ab_sql import ABTest, Trial
-from calma.studies.model import Participant, Study
+from calma.studies.model import Study
 
 TAG = "ab-tests"
 SMALL = 20  # decided choices per axis below which the results carry a caveat
@@ -58,16 +58,6 @@ async def _out(call: Call, test: ABTest, *, manager: bool) -> schemas.ABTestOut:
                              arms=test.arms if manager else None, trials=trials)
 
 
-async def _participant(call: Call, study: Study) -> Participant:
-    principal = call.user
-    if not principal.is_participant or principal.participant_id is None:
-        raise forbidden("only participants run trials")
-    participant = await call.api.store.participant(principal.participant_id)
-    if participant is None or participant.study_id != study.id:
-        raise not_found("the participant")
-    return participant
-
-
 def _trial_out(trial: Trial, names: dict[str, str], axes: list[str]) -> schemas.TrialOut:
     left, right = (trial.reply_a, trial.reply_b) if trial.a_side == "left" else (trial.reply_b, trial.reply_a)
     revealed = None
@@ -99,15 +89,7 @@ async def create_test(call: Call) -> Response:
 async def list_tests(call: Call) -> Response:
     study = await visible_study(call)
     manager = policy.manages_study(call.user, study)
-    group_id = call.query_as(schemas.DiscussQuery).group_id
-    if manager:
-        if group_id is None:
-            raise Problem("validation-failed", "facilitators: say which group (group_id)")
-        group = await visible_group(call, study, group_id)
-    else:
-        if call.user.group_id is None or group_id not in (None, call.user.group_id):
-            raise not_found("the group")
-        group = await visible_group(call, study, call.user.group_id)
+    group = await group_meant(call, study, call.query_as(schemas.DiscussQuery).group_id)
     tests = await _service(call).store.tests_of(group.id)
     shown = [t for t in tests if manager or t.open]
     return json_reply(schemas.ABTestList(tests=[await _out(call, t, manager=manager) for t in shown]))
@@ -124,7 +106,7 @@ async def patch_test(call: Call) -> Response:
 
 async def run_trial(call: Call) -> Response:
     study = await visible_study(call)
-    participant = await _participant(call, study)
+    participant = await participant_self(call, study, "only participants run trials")
     test = await _test(call, study)
     settings = study.content.interact
     sampling = Sampling(temperature=settings.temperature, top_p=settings.top_p, max_tokens=settings.max_tokens)
@@ -137,7 +119,7 @@ async def run_trial(call: Call) -> Response:
 
 async def choose(call: Call) -> Response:
     study = await visible_study(call)
-    participant = await _participant(call, study)
+    participant = await participant_self(call, study, "only participants run trials")
     test = await _test(call, study)
     trial = await _service(call).store.trial(call.param("trial_id"))
     if trial is None:

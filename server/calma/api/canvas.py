@@ -14,27 +14,14 @@ from starlette.responses import Response
 from calma.access import policy
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
-from calma.api.lookups import managed_study, visible_group, visible_study
-from calma.api.problems import Problem, forbidden, not_found, unavailable
+from calma.api.lookups import group_meant, managed_study, visible_group, visible_study
+from calma.api.problems import forbidden, not_found, unavailable
 from calma.canvas.board import CardContent, CardKind, card_id, writer_mark
 from calma.canvas.service import CanvasService
 from calma.embeddings.model import EmbeddingUnavailable
-from calma.studies.model import Group, Study
 from calma.studies.rooms import StudyRoom
 
 TAG = "canvas"
-
-
-async def _group(call: Call, study: Study, group_id: str | None) -> Group:
-    """The group whose canvas is meant: the facilitator names it; participants and observers have their own."""
-    principal = call.user
-    if policy.manages_study(principal, study):
-        if group_id is None:
-            raise Problem("validation-failed", "facilitators: say which group (group_id)")
-        return await visible_group(call, study, group_id)
-    if principal.group_id is None or group_id not in (None, principal.group_id):
-        raise not_found("the group")
-    return await visible_group(call, study, principal.group_id)
 
 
 def _service(call: Call) -> CanvasService:
@@ -43,7 +30,7 @@ def _service(call: Call) -> CanvasService:
 
 async def get_canvas(call: Call) -> Response:
     study = await visible_study(call)
-    group = await _group(call, study, call.query_as(schemas.CanvasQuery).group_id)
+    group = await group_meant(call, study, call.query_as(schemas.CanvasQuery).group_id)
     principal = call.user
     room = StudyRoom.board(study.id, group.id).name
     cards = await _service(call).cards(study.id, group.id)
@@ -57,7 +44,7 @@ async def get_canvas(call: Call) -> Response:
 async def post_label(call: Call) -> Response:
     study = await visible_study(call)
     body = call.body_as(schemas.CanvasLabelIn)
-    group = await _group(call, study, body.group_id)
+    group = await group_meant(call, study, body.group_id)
     principal = call.user
     if principal.is_observer:
         raise forbidden("observers follow the canvas; they do not write on it")
@@ -77,7 +64,7 @@ async def post_label(call: Call) -> Response:
 
 async def get_card(call: Call) -> Response:
     study = await visible_study(call)
-    group = await _group(call, study, call.query_as(schemas.CanvasQuery).group_id)
+    group = await group_meant(call, study, call.query_as(schemas.CanvasQuery).group_id)
     principal = call.user
     service = _service(call)
     card = (await service.cards(study.id, group.id)).get(call.param("card_id"))

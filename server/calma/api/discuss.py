@@ -19,13 +19,13 @@ from starlette.responses import Response
 from calma.access import policy
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
-from calma.api.lookups import visible_group, visible_study
+from calma.api.lookups import group_meant, participant_self, visible_study
 from calma.api.problems import Problem, conflict, forbidden, not_found
 from calma.discuss.aggregate import Aggregate
 from calma.discuss.artifacts import word_cloud_png
 from calma.discuss.service import RANKING, RATINGS, REVEAL_RANKINGS, TOP3, DiscussRefused, DiscussService, Example, TopEntry
 from calma.store.discuss_sql import Attribute
-from calma.studies.model import Group, Participant, Study
+from calma.studies.model import Group, Study
 
 TAG = "discuss"
 
@@ -34,30 +34,9 @@ def _service(call: Call) -> DiscussService:
     return call.api.discuss_service()
 
 
-async def _group(call: Call, study: Study, group_id: str | None) -> Group:
-    principal = call.user
-    if policy.manages_study(principal, study):
-        if group_id is None:
-            raise Problem("validation-failed", "facilitators: say which group (group_id)")
-        return await visible_group(call, study, group_id)
-    if principal.group_id is None or group_id not in (None, principal.group_id):
-        raise not_found("the group")
-    return await visible_group(call, study, principal.group_id)
-
-
-async def _participant(call: Call, study: Study) -> Participant:
-    principal = call.user
-    if not principal.is_participant or principal.participant_id is None:
-        raise forbidden("only participants give their own top three, rankings and ratings")
-    participant = await call.api.store.participant(principal.participant_id)
-    if participant is None or participant.study_id != study.id:
-        raise not_found("the participant")
-    return participant
-
-
 async def _writer(call: Call, study: Study, group_id: str | None) -> tuple[Group, str]:
     """The group whose attributes change, and the name of who changes them (observers may not)."""
-    group = await _group(call, study, group_id)
+    group = await group_meant(call, study, group_id)
     if call.user.is_observer:
         raise forbidden("observers follow the session; they do not change it")
     if not policy.manages_study(call.user, study):
@@ -104,7 +83,7 @@ async def _rankings(service: DiscussService, group_id: str) -> schemas.Rankings:
 
 async def get_state(call: Call) -> Response:
     study = await visible_study(call)
-    group = await _group(call, study, call.query_as(schemas.DiscussQuery).group_id)
+    group = await group_meant(call, study, call.query_as(schemas.DiscussQuery).group_id)
     service = _service(call)
     principal = call.user
     manager = policy.manages_study(principal, study)
@@ -142,7 +121,7 @@ async def get_state(call: Call) -> Response:
 
 async def get_artifacts(call: Call) -> Response:
     study = await visible_study(call)
-    group = await _group(call, study, call.query_as(schemas.DiscussQuery).group_id)
+    group = await group_meant(call, study, call.query_as(schemas.DiscussQuery).group_id)
     service = _service(call)
     principal = call.user
     mine = None
@@ -165,7 +144,7 @@ async def get_artifacts(call: Call) -> Response:
 
 async def get_word_cloud(call: Call) -> Response:
     study = await visible_study(call)
-    group = await _group(call, study, call.query_as(schemas.DiscussQuery).group_id)
+    group = await group_meant(call, study, call.query_as(schemas.DiscussQuery).group_id)
     service = _service(call)
     if not policy.manages_study(call.user, study) and not await service.codes_released(study.id):
         raise conflict("the facilitator has not released the group's codes yet")
@@ -181,7 +160,7 @@ async def get_word_cloud(call: Call) -> Response:
 
 async def put_top3(call: Call) -> Response:
     study = await visible_study(call)
-    me = await _participant(call, study)
+    me = await participant_self(call, study, "only participants give their own top three, rankings and ratings")
     body = call.body_as(schemas.Top3In)
     try:
         await _service(call).put_top3(study, me, [TopEntry(e.name, e.definition) for e in body.entries])
@@ -194,7 +173,7 @@ async def put_top3(call: Call) -> Response:
 
 async def put_ranking(call: Call) -> Response:
     study = await visible_study(call)
-    me = await _participant(call, study)
+    me = await participant_self(call, study, "only participants give their own top three, rankings and ratings")
     body = call.body_as(schemas.RankingIn)
     try:
         entry = await _service(call).put_ranking(study, me, body.top3, body.top5)
@@ -205,7 +184,7 @@ async def put_ranking(call: Call) -> Response:
 
 async def put_ratings(call: Call) -> Response:
     study = await visible_study(call)
-    me = await _participant(call, study)
+    me = await participant_self(call, study, "only participants give their own top three, rankings and ratings")
     body = call.body_as(schemas.RatingsIn)
     try:
         entry = await _service(call).put_ratings(study, me, body.likert, body.ranking)
@@ -294,7 +273,7 @@ async def remove_attribute(call: Call) -> Response:
 
 async def attribute_history(call: Call) -> Response:
     study = await visible_study(call)
-    group = await _group(call, study, call.query_as(schemas.DiscussQuery).group_id)
+    group = await group_meant(call, study, call.query_as(schemas.DiscussQuery).group_id)
     try:
         versions = await _service(call).history(group.id, call.param("attribute_id"))
     except DiscussRefused as exc:
@@ -310,7 +289,7 @@ async def attribute_history(call: Call) -> Response:
 
 async def get_rankings(call: Call) -> Response:
     study = await visible_study(call)
-    group = await _group(call, study, call.query_as(schemas.DiscussQuery).group_id)
+    group = await group_meant(call, study, call.query_as(schemas.DiscussQuery).group_id)
     service = _service(call)
     if not policy.manages_study(call.user, study):
         if REVEAL_RANKINGS not in (await service.control(study.id, group.id))["reveals"]:
@@ -320,7 +299,7 @@ async def get_rankings(call: Call) -> Response:
 
 async def get_consensus(call: Call) -> Response:
     study = await visible_study(call)
-    group = await _group(call, study, call.query_as(schemas.DiscussQuery).group_id)
+    group = await group_meant(call, study, call.query_as(schemas.DiscussQuery).group_id)
     if not policy.manages_study(call.user, study):
         raise forbidden("the consensus figures are the facilitator's")
     service = _service(call)

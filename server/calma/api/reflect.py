@@ -17,7 +17,7 @@ from starlette.responses import Response
 from calma.access import policy
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
-from calma.api.lookups import managed_study, visible_group, visible_participant, visible_study
+from calma.api.lookups import group_meant, managed_study, visible_participant, visible_study
 from calma.api.problems import FieldError, Problem, conflict, forbidden, not_found
 from calma.familiarize.service import StageGate
 from calma.reflect.ops import OPERATION
@@ -176,15 +176,7 @@ async def study_progress(call: Call) -> Response:
 async def group_codes(call: Call) -> Response:
     study = await visible_study(call)
     principal = call.user
-    query = call.query_as(schemas.GroupCodesQuery)
-    if policy.manages_study(principal, study):
-        if query.group_id is None:
-            raise Problem("validation-failed", "facilitators: say which group (group_id)")
-        group = await visible_group(call, study, query.group_id)
-    else:
-        if principal.group_id is None or query.group_id not in (None, principal.group_id):
-            raise not_found("the group")
-        group = await visible_group(call, study, principal.group_id)
+    group = await group_meant(call, study, call.query_as(schemas.GroupCodesQuery).group_id)
     service = _service(call)
     released_at, _ = await service.store.settings(study.id)
     if released_at is None and not policy.manages_study(principal, study):
