@@ -15,7 +15,8 @@ import '../pages.css'
 import './canvas.css'
 import { api, errorMessage, type Me } from '../api'
 import { connectRoom } from '../connection'
-import { byId, element } from '../dom'
+import { groupFromUrl } from '../groupPicker'
+import { byId } from '../dom'
 import { colorFor, observePresence, setLocalUser } from '../presence'
 import { roomsBaseUrl } from '../room'
 import { Camera } from './camera'
@@ -271,28 +272,6 @@ function start ({ me, info, groupParam }: Where): void {
 }
 
 /** The study and group the facilitator's URL names; without them, what to open instead. */
-async function facilitatorWhere (url: URL): Promise<{ study: string, group: string } | undefined> {
-  const study = url.searchParams.get('study') ?? ''
-  const group = url.searchParams.get('group') ?? ''
-  if (study !== '' && group !== '') return { study, group }
-  const text = byId('pick-group-text', HTMLElement)
-  if (study === '') {
-    text.replaceChildren('Open a study in the ', element('a', { href: '/console/' }, 'console'),
-      ' first: each group\'s canvas is at /canvas/?study=…&group=….')
-  } else {
-    const groups = await api.groups(study)
-    text.textContent = groups.length === 0 ? 'This study has no groups yet.' : 'Pick a group:'
-    byId('group-links', HTMLElement).replaceChildren(...groups.map((g) => {
-      const li = element('li')
-      const href = `/canvas/?study=${encodeURIComponent(study)}&group=${encodeURIComponent(g.id)}`
-      li.append(element('a', { href, 'data-testid': 'group-link' }, g.name))
-      return li
-    }))
-  }
-  byId('pick-group', HTMLElement).hidden = false
-  return undefined
-}
-
 async function main (): Promise<void> {
   const loading = byId('page-loading', HTMLElement)
   const pageError = byId('page-error', HTMLElement)
@@ -306,7 +285,7 @@ async function main (): Promise<void> {
     let study: string
     let group: string | undefined
     if (me.role === 'facilitator') {
-      const where = await facilitatorWhere(new URL(window.location.href))
+      const where = await groupFromUrl(new URL(window.location.href), '/canvas/', 'canvas')
       if (where === undefined) {
         loading.hidden = true
         return

@@ -13,6 +13,7 @@ import '../pages.css'
 import './discuss.css'
 import { api, errorMessage, type Me } from '../api'
 import { connectRoom } from '../connection'
+import { groupFromUrl } from '../groupPicker'
 import { byId, element } from '../dom'
 import type { ControlState, Segment } from '../generated/control'
 import { liveUrl, type LiveStatus } from '../live'
@@ -261,28 +262,6 @@ function showError (text: string): void {
 }
 
 /** The study and group the facilitator's URL names; without them, what to open instead. */
-async function facilitatorWhere (url: URL): Promise<{ study: string, group: string } | undefined> {
-  const study = url.searchParams.get('study') ?? ''
-  const group = url.searchParams.get('group') ?? ''
-  if (study !== '' && group !== '') return { study, group }
-  const text = byId('pick-group-text', HTMLElement)
-  if (study === '') {
-    text.replaceChildren('Open a study in the ', element('a', { href: '/console/' }, 'console'),
-      ' first: each group\'s session is at /discuss/?study=…&group=….')
-  } else {
-    const groups = await api.groups(study)
-    text.textContent = groups.length === 0 ? 'This study has no groups yet.' : 'Pick a group:'
-    byId('group-links', HTMLElement).replaceChildren(...groups.map((g) => {
-      const li = element('li')
-      const href = `/discuss/?study=${encodeURIComponent(study)}&group=${encodeURIComponent(g.id)}`
-      li.append(element('a', { href, 'data-testid': 'group-link' }, g.name))
-      return li
-    }))
-  }
-  byId('pick-group', HTMLElement).hidden = false
-  return undefined
-}
-
 async function main (): Promise<void> {
   const loading = byId('page-loading', HTMLElement)
   try {
@@ -294,7 +273,7 @@ async function main (): Promise<void> {
     }
     let where: Where
     if (me.role === 'facilitator') {
-      const found = await facilitatorWhere(new URL(window.location.href))
+      const found = await groupFromUrl(new URL(window.location.href), '/discuss/', 'session')
       if (found === undefined) {
         loading.hidden = true
         return
