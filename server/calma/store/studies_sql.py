@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from calma.store.base import StoreError
 from calma.store.sql import IntegrityViolation, Row, SQLDatabase, Transaction
@@ -45,6 +45,8 @@ from calma.studies.model import (
 )
 from calma.studies.codec import familiarize_from_json
 from calma.studies.store import AlreadyExists
+
+S = TypeVar("S", InteractSettings, DiscussSettings)
 
 STUDY_COLUMNS = (
     "id, owner_id, name, context_name, context_description, system_prompt, models, orientation,"
@@ -431,15 +433,12 @@ def _training_example(stored: dict[str, Any]) -> TrainingExample:
 
 def _interact(stored: dict[str, Any]) -> InteractSettings:
     """Stored settings over the defaults (studies from before migration 3 have `{}`)."""
-    known = {f.name for f in dataclasses.fields(InteractSettings)}
-    values = {key: value for key, value in stored.items() if key in known}
-    if "model_choice" in values:
-        values["model_choice"] = ModelChoice(values["model_choice"])
-    return InteractSettings(**values)
+    settings = _known_fields(InteractSettings, stored)
+    return dataclasses.replace(settings, model_choice=ModelChoice(settings.model_choice))
 
 
-def _known_fields(kind: type[DiscussSettings], stored: dict[str, Any]) -> DiscussSettings:
-    """Stored settings over the defaults: fields a later version added read as their defaults."""
+def _known_fields(kind: type[S], stored: dict[str, Any]) -> S:
+    """Stored settings over the defaults: fields absent (rows from before they existed) read as their defaults."""
     known = {f.name for f in dataclasses.fields(kind)}
     return kind(**{key: value for key, value in stored.items() if key in known})
 
