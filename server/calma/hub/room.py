@@ -17,6 +17,7 @@ from calma.config import RoomLimits
 from calma.hub.awareness import AwarenessRelay
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.connection import Connection
+from calma.hub.guard import UpdateGuard
 from calma.hub.protocol import (
     AuthMessage,
     AwarenessMessage,
@@ -54,6 +55,7 @@ class Room:
         compact_after_updates: int,
         awareness_interval_s: float,
         idle_s: float,
+        guard: UpdateGuard | None = None,
     ) -> None:
         self.name = name
         self.doc = pycrdt.Doc()
@@ -75,6 +77,8 @@ class Room:
         self._compaction_wanted = anyio.Event()
         self._activity = anyio.Event()
         self._broken: Exception | None = None
+        self._guard = guard
+        self._guard_lock = anyio.Lock()
 
     # -- lifecycle -------------------------------------------------------
 
@@ -218,6 +222,14 @@ class Room:
                 CloseCode.DOCUMENT_TOO_LARGE,
                 f"update would make the document exceed {self._limits.max_document_bytes} bytes",
             )
+        if self._guard is None:
+            await self._store_update(update, connection)
+            return
+        async with self._guard_lock:  # the guard sees every update accepted before this one
+            await self._guard.check(self, connection, update)
+            await self._store_update(update, connection)
+
+    async def _store_update(self, update: bytes, connection: Connection) -> None:
         try:
             await self._log.append(self.name, update, connection)
         except StoreError as exc:

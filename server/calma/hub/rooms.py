@@ -9,6 +9,7 @@ from anyio.abc import TaskGroup
 
 from calma.config import Settings
 from calma.hub.close_codes import CloseCode, RoomClosed
+from calma.hub.guard import GuardFactory, no_guards
 from calma.hub.room import Room
 from calma.hub.log import RoomLog
 
@@ -18,8 +19,11 @@ log = logging.getLogger(__name__)
 class RoomManager:
     """Hands out loaded rooms; each room's lifetime is a task in the manager's task group."""
 
-    def __init__(self, settings: Settings, log: RoomLog, task_group: TaskGroup) -> None:
+    def __init__(
+        self, settings: Settings, log: RoomLog, task_group: TaskGroup, *, guards: GuardFactory = no_guards
+    ) -> None:
         self._settings = settings
+        self._guards = guards
         self._log = log
         self._task_group = task_group
         self._rooms: dict[str, Room] = {}
@@ -43,6 +47,7 @@ class RoomManager:
                 compact_after_updates=self._settings.compact_after_updates,
                 awareness_interval_s=self._settings.awareness_interval_s,
                 idle_s=self._settings.room_idle_s,
+                guard=self._guards(name),
             )
             self._rooms[name] = room
             self._task_group.start_soon(room.run, lambda: self._unregister(room), name=f"room:{name}")
