@@ -711,6 +711,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             CREATE INDEX ab_trials_test ON ab_trials (test_id);
         """,
     ),
+    Migration(
+        version=11,
+        description="sign-in failure counters per account and per client address (calma.access.throttle)",
+        sqlite="""
+            CREATE TABLE sign_in_failures (
+                counter_key TEXT PRIMARY KEY,
+                failures INTEGER NOT NULL,
+                last_at REAL NOT NULL
+            );
+            CREATE INDEX sign_in_failures_last_at ON sign_in_failures (last_at);
+        """,
+        postgres="""
+            CREATE TABLE sign_in_failures (
+                counter_key TEXT PRIMARY KEY,
+                failures INTEGER NOT NULL,
+                last_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX sign_in_failures_last_at ON sign_in_failures (last_at);
+        """,
+    ),
 )
 
 
