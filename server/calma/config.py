@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from calma.hub.update_check import UpdateLimits
 from calma.interact.models import LLMSettings
 
 ROOM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
@@ -24,6 +25,8 @@ class RoomLimits:
     max_awareness_state_bytes: int = 8 * 1024
     max_outbox_bytes: int = 8 * 1024 * 1024
     room_name_pattern: str = ROOM_NAME_PATTERN
+    # What one client update may hold (nesting depth, string sizes, counts): checked before Yrs sees it.
+    updates: UpdateLimits = field(default_factory=UpdateLimits)
 
     def room_name_ok(self, name: str) -> bool:
         return re.fullmatch(self.room_name_pattern, name) is not None

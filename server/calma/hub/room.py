@@ -18,6 +18,7 @@ from calma.hub.awareness import AwarenessRelay
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.connection import Connection
 from calma.hub.guard import UpdateGuard
+from calma.hub.update_check import UpdateRefused, check_state_vector, check_update
 from calma.hub.protocol import (
     AuthMessage,
     AwarenessMessage,
@@ -110,6 +111,14 @@ class Room:
 
     async def _load(self) -> None:
         record = await self._log.open(self.name, self)
+        # Stored bytes pass the same bounded walk as a client's before Yrs decodes them: a row written before
+        # the walk existed (or by hand) makes this room fail to load, never the process crash.
+        stored = ([record.snapshot] if record.snapshot is not None else []) + [u for _, u in record.updates]
+        for update in stored:
+            try:
+                check_update(update, self._limits.updates.scaled_for(len(update)))
+            except ProtocolError as exc:
+                raise StoreError(f"room {self.name!r} holds an update that fails the check: {exc}") from exc
         try:
             if record.snapshot is not None:
                 self.doc.apply_update(record.snapshot)
@@ -199,8 +208,9 @@ class Room:
 
     def _answer_step1(self, connection: Connection, state_vector: bytes) -> None:
         try:
+            check_state_vector(state_vector, self._limits.updates)
             diff = self.doc.get_update(state_vector)
-        except ValueError as exc:
+        except (ProtocolError, ValueError) as exc:
             raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"bad state vector in sync step 1: {exc}") from exc
         connection.send(encode_sync(SyncType.STEP2, diff))
 
@@ -213,6 +223,12 @@ class Room:
                 connection.told_read_only = True
                 connection.send(encode_auth_denied("read-only connection: document updates are dropped"))
             return
+        try:
+            check_update(update, self._limits.updates)  # bounded and iterative: before any byte reaches Yrs
+        except UpdateRefused as exc:
+            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update refused: {exc}") from exc
+        except ProtocolError as exc:
+            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not decode: {exc}") from exc
         try:
             pycrdt.get_state(update)
         except ValueError as exc:
