@@ -333,6 +333,10 @@ class SQLStudyStore:
         async with self._db.transaction(write=True) as tx:
             await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
 
+    async def delete_sessions_of(self, facilitator_id: str) -> int:
+        async with self._db.transaction(write=True) as tx:
+            return await tx.execute("DELETE FROM sessions WHERE facilitator_id = ?", (facilitator_id,))
+
 
 @contextmanager
 def _unique(message: str) -> Iterator[None]:
