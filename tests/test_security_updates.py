@@ -74,6 +74,14 @@ async def test_a_deep_card_never_reaches_the_store_or_other_clients(server: Serv
     assert stored_updates(server, "board-like") == 1
 
 
+async def test_shared_types_nested_deep_in_one_update_are_refused(server: ServerProcess) -> None:
+    # 20,000 Y.Maps each inside the last: Yrs stores them, but any reader (its JSON) recurses and dies.
+    code, reason = await send_and_get_closed(server, "sandbox", lib0.update_frame(lib0.nested_maps(20_000)))
+    assert code == 4400 and "shared types nested deeper than 32" in reason
+    assert stored_updates(server, "sandbox") == 0
+    await assert_still_serving(server, "sandbox", "after nested maps")
+
+
 @pytest.mark.parametrize(
     "kind, content",
     [

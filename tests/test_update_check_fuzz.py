@@ -114,6 +114,19 @@ def test_a_lib0_structure_passes_exactly_when_its_nesting_is_within_the_limit(
                 check_update(update, LIMITS)
 
 
+@pytest.mark.parametrize("depth", [1, 32])
+def test_shared_types_nested_within_the_limit_pass_and_decode(depth: int) -> None:
+    update = lib0.nested_maps(depth)
+    assert check_update(update, LIMITS).max_depth_seen == depth
+    pycrdt.Doc().apply_update(update)
+
+
+@pytest.mark.parametrize("depth", [33, 20_000])
+def test_shared_types_nested_past_the_limit_are_refused(depth: int) -> None:
+    with pytest.raises(UpdateRefused, match="shared types nested deeper than 32"):
+        check_update(lib0.nested_maps(depth), LIMITS)
+
+
 @pytest.mark.parametrize("depth", [33, 1_000, 40_000, 500_000])
 def test_nesting_far_past_the_limit_is_refused_without_recursion(depth: int) -> None:
     update = lib0.any_update([lib0.nested_arrays(depth)])

@@ -115,3 +115,12 @@ def any_update(encoded_values: list[bytes], **where: Any) -> bytes:
 def update_frame(update: bytes) -> bytes:
     """A y-websocket sync-update message carrying `update`."""
     return bytes([0, 2]) + var_uint(len(update)) + update
+
+
+def nested_maps(depth: int, *, client: int = 77, root: str = "cards", key: str = "a") -> bytes:
+    """An update of `depth` Y.Maps, each one set under `key` of the one before: shared types nested deep."""
+    structs = bytearray(bytes([CONTENT_TYPE | HAS_PARENT_SUB]) + var_uint(1) + var_string(root) + var_string(key) + var_uint(1))
+    for clock in range(1, depth):
+        parent = var_uint(client) + var_uint(clock - 1)
+        structs += bytes([CONTENT_TYPE | HAS_PARENT_SUB]) + var_uint(0) + parent + var_string(key) + var_uint(1)
+    return var_uint(1) + var_uint(depth) + var_uint(client) + var_uint(0) + bytes(structs) + var_uint(0)

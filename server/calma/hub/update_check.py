@@ -114,6 +114,8 @@ class _Walker:
         self.any_values = 0
         self.delete_ranges = 0
         self.depth_seen = 0
+        # Shared types created in this update, by id: how deeply each is nested in others (a root's child is 1).
+        self.type_depths: dict[tuple[int, int], int] = {}
 
     # -- primitives ------------------------------------------------------
 
@@ -244,16 +246,24 @@ class _Walker:
             elif char in "]}":
                 depth -= 1
 
-    def content(self, kind: int) -> None:
+    def content(self, kind: int) -> int:
+        """Walk one item's content; return its length in clock ticks."""
         if kind == CONTENT_DELETED:
-            self.clock("deleted length")
-        elif kind == CONTENT_JSON:
-            for _ in range(self.count("JSON content length", self.limits.max_any_values)):
+            return self.clock("deleted length")
+        if kind == CONTENT_JSON:
+            length = self.count("JSON content length", self.limits.max_any_values)
+            for _ in range(length):
                 self.json_text("JSON content")
-        elif kind == CONTENT_BINARY:
+            return length
+        if kind == CONTENT_ANY:
+            length = self.count("value count", self.limits.max_any_values)
+            self.any_values_(length)
+            return length
+        if kind == CONTENT_STRING:
+            text = self.string("string content")
+            return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)  # Yjs counts UTF-16 code units
+        if kind == CONTENT_BINARY:
             self.binary()
-        elif kind == CONTENT_STRING:
-            self.string("string content")
         elif kind == CONTENT_EMBED:
             self.json_text("embed content")
         elif kind == CONTENT_FORMAT:
@@ -265,16 +275,18 @@ class _Walker:
                 raise UpdateRefused(f"unknown shared type {type_ref}")
             if type_ref in (TYPE_XML_ELEMENT, TYPE_XML_HOOK):
                 self.string("XML name")
-        elif kind == CONTENT_ANY:
-            self.any_values_(self.count("value count", self.limits.max_any_values))
         elif kind == CONTENT_DOC:
             raise UpdateRefused("sub-documents are not accepted")
         else:
             raise ProtocolError(f"unknown struct kind {kind}")
+        return 1
 
     # -- structure -------------------------------------------------------
 
-    def item(self, info: int) -> None:
+    def item(self, info: int, item_id: tuple[int, int]) -> int:
+        """Walk one item; return its length. Shared types nested in types of this same update are counted:
+        readers of a document (its JSON, say) recurse through nested types, so their depth is bounded too."""
+        depth = 0  # unknown: the parent is a root, or an item of an earlier update, or given by the origin
         if info & HAS_ORIGIN:
             self.client()
             self.clock("origin clock")
@@ -285,19 +297,26 @@ class _Walker:
             if self.reader.var_uint() == 1:
                 self.string("root type name")
             else:
-                self.client()
-                self.clock("parent clock")
+                parent = (self.client(), self.clock("parent clock"))
+                depth = self.type_depths.get(parent, 0)
             if info & HAS_PARENT_SUB:
                 self.string("map key")
-        self.content(info & 0x1F)
+        kind = info & 0x1F
+        if kind == CONTENT_TYPE:
+            depth += 1
+            if depth > self.limits.max_depth:
+                raise UpdateRefused(f"shared types nested deeper than {self.limits.max_depth} levels")
+            self.type_depths[item_id] = depth
+            self.depth_seen = max(self.depth_seen, depth)
+        return self.content(kind)
 
     def structs_section(self) -> None:
         limits = self.limits
         clients = self.count("client count", limits.max_clients)
         for _ in range(clients):
             structs = self.count("struct count", limits.max_structs)
-            self.client()
-            self.clock("clock")
+            client = self.client()
+            clock = self.clock("clock")
             self.structs += structs
             if self.structs > limits.max_structs:
                 raise UpdateRefused(f"more than {limits.max_structs} structs in one update")
@@ -305,9 +324,12 @@ class _Walker:
                 info = self.u8()
                 kind = info & 0x1F
                 if kind in (GC, SKIP):
-                    self.clock("length")
+                    length = self.clock("length")
                 else:
-                    self.item(info)
+                    length = self.item(info, (client, clock))
+                clock += length
+                if clock > MAX_CLOCK:
+                    raise UpdateRefused("structs run past the 32-bit clock range")
 
     def delete_set(self) -> None:
         limits = self.limits
