@@ -6,7 +6,12 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import type { Awareness } from 'y-protocols/awareness'
+import * as decoding from 'lib0/decoding'
 import { closeCodeInfo, shouldReconnectAfter, type CloseCodeInfo } from './closeCodes'
+import { applyAwarenessSafely } from './safeAwareness'
+
+/** y-websocket's message type for awareness updates. */
+const MESSAGE_AWARENESS = 1
 
 export type ConnectionState = 'connecting' | 'connected' | 'synced' | 'disconnected' | 'closed'
 
@@ -49,6 +54,10 @@ export function connectRoom (
     disableBc: true,
     shouldReconnect: (event) => shouldReconnectAfter(event.code),
   })
+  // Presence entries are checked one by one: one bad state must not hide everyone (safeAwareness.ts).
+  provider.messageHandlers[MESSAGE_AWARENESS] = (_encoder, decoder, handlerProvider) => {
+    applyAwarenessSafely(handlerProvider.awareness, decoding.readVarUint8Array(decoder), handlerProvider)
+  }
 
   let lastClose: CloseDetails | undefined
   let state: ConnectionState = 'connecting'

@@ -77,6 +77,13 @@ class Settings:
     model_cache_dir: Path | None = None
     # Interact: streamed text is stored, then sent, in batches at most this far apart.
     chat_flush_interval_s: float = 0.1
+    # Sign-in throttle (calma.access.throttle): after this many failures in a row on an account (four times as
+    # many from one address), each attempt waits the base delay, doubling each failure up to the cap.
+    sign_in_free_failures: int = 5
+    sign_in_base_delay_s: float = 1.0
+    sign_in_max_delay_s: float = 300.0
+    # /metrics: loopback clients always; anyone else only with `Authorization: Bearer <this>` (None: nobody else).
+    metrics_token: str | None = None
 
     @property
     def database_path(self) -> Path:

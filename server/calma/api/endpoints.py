@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from calma.access.authenticate import AuthenticationError, Authenticator
 from calma.access.principal import Principal
+from calma.access.throttle import MemoryCounters, SignInThrottle, ThrottlePolicy
 from calma.access.tokens import TokenRejected
 from calma.api.body import read_json, read_query
 from calma.api.problems import token_rejected, unauthenticated, unavailable
@@ -71,6 +72,8 @@ class ApiContext:
     discuss: Callable[[], DiscussService] | None = None
     outputs: Callable[[], SQLOutputsStore] | None = None
     ab: Callable[[], ABService] | None = None
+    # Failed sign-ins per account and address; a server counts them in its store of record (calma.store.throttle_sql).
+    sign_ins: SignInThrottle = field(default_factory=lambda: SignInThrottle(MemoryCounters(), ThrottlePolicy()))
 
     def ab_service(self) -> ABService:
         if self.ab is None:

@@ -54,6 +54,10 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
     ProblemType("method-not-allowed", 405, "Method not allowed", "This path does not answer this method."),
     ProblemType("conflict", 409, "Conflict", "The request conflicts with the current state of a record."),
     ProblemType("payload-too-large", 413, "Request body too large", "The request body exceeds the size limit."),
+    ProblemType(
+        "sign-in-throttled", 429, "Too many failed sign-ins",
+        "Too many failed sign-ins on this account or from this address; wait for `Retry-After` seconds.",
+    ),
     ProblemType("unsupported-media-type", 415, "Unsupported media type", "Request bodies must be JSON."),
     ProblemType("unavailable", 503, "Unavailable", "A service this request needs (a model, the store) is unavailable."),
     ProblemType("validation-failed", 422, "Validation failed", "Some fields are missing or not acceptable."),

@@ -7,9 +7,28 @@ bounded rate however often clients send it.
 
 from __future__ import annotations
 
+import json
+
 from calma.hub.protocol import AwarenessEntry
+from calma.hub.update_check import json_depth
 
 REMOVED = "null"
+MAX_AWARENESS_DEPTH = 8  # presence is {user: {name, color}, canvasView: {x, y, zoom}}: two levels
+
+
+def awareness_state_ok(state: str) -> bool:
+    """Whether a client's awareness state may be relayed: null, or a JSON object nested at most
+    MAX_AWARENESS_DEPTH levels. Stock clients parse every state of an update at once, so one bad
+    state would hide everyone's presence from newcomers."""
+    if state == REMOVED:
+        return True
+    if json_depth(state, MAX_AWARENESS_DEPTH) > MAX_AWARENESS_DEPTH:
+        return False
+    try:
+        value = json.loads(state)
+    except ValueError:
+        return False
+    return isinstance(value, dict)
 
 
 class AwarenessRelay:

@@ -14,7 +14,7 @@ import anyio
 import pycrdt
 
 from calma.config import RoomLimits
-from calma.hub.awareness import AwarenessRelay
+from calma.hub.awareness import MAX_AWARENESS_DEPTH, AwarenessRelay, awareness_state_ok
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.connection import Connection
 from calma.hub.guard import UpdateGuard
@@ -318,6 +318,11 @@ class Room:
         for entry in entries:
             if len(entry.state) > limit:
                 raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"awareness state exceeds {limit} bytes")
+            if not awareness_state_ok(entry.state):
+                raise RoomClosed(
+                    CloseCode.MALFORMED_MESSAGE,
+                    f"awareness state must be a JSON object nested at most {MAX_AWARENESS_DEPTH} levels, or null",
+                )
         for entry in self._awareness.merge(entries):
             if entry.state == "null":
                 connection.awareness_ids.discard(entry.client_id)

@@ -223,28 +223,11 @@ class _Walker:
                 raise ProtocolError(f"unknown value type {tag}")
 
     def json_text(self, what: str) -> None:
-        """JSON carried as text: check its nesting without parsing it (brackets outside strings)."""
-        text = self.string(what)
-        depth = 0
-        in_string = False
-        escaped = False
-        for char in text:
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif char == "\\":
-                    escaped = True
-                elif char == '"':
-                    in_string = False
-            elif char == '"':
-                in_string = True
-            elif char in "[{":
-                depth += 1
-                if depth > self.limits.max_depth:
-                    raise UpdateRefused(f"{what} nested deeper than {self.limits.max_depth} levels")
-                self.depth_seen = max(self.depth_seen, depth)
-            elif char in "]}":
-                depth -= 1
+        """JSON carried as text: check its nesting without parsing it."""
+        depth = json_depth(self.string(what), self.limits.max_depth)
+        if depth > self.limits.max_depth:
+            raise UpdateRefused(f"{what} nested deeper than {self.limits.max_depth} levels")
+        self.depth_seen = max(self.depth_seen, depth)
 
     def content(self, kind: int) -> int:
         """Walk one item's content; return its length in clock ticks."""
@@ -345,6 +328,32 @@ class _Walker:
                 length = self.clock("deleted length")
                 if start + length > MAX_CLOCK:
                     raise UpdateRefused("a deleted range runs past the 32-bit clock range")
+
+
+def json_depth(text: str, stop_past: int) -> int:
+    """How deeply JSON text nests arrays and objects (brackets outside strings), counting no further than
+    `stop_past + 1`; a single pass with no recursion, so it is safe on any text, valid JSON or not."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_past:
+                    return deepest
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def check_update(update: bytes, limits: UpdateLimits) -> UpdateSummary:
