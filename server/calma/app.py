@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +26,9 @@ from calma.access.live import LiveStudyEvents, StudyLiveAuthenticator, StudyProg
 from calma.access.rooms import StudyRoomAuthorizer
 from calma.access.secret import load_or_create_secret
 from calma.access.tokens import TokenSigner
+from calma.access.throttle import SignInThrottle, ThrottlePolicy
 from calma.api.app import create_api
+from calma.api.security_headers import SecurityHeaders
 from calma.api.endpoints import ApiContext
 from calma.config import Settings
 from calma.hub.close_codes import CloseCode, RoomClosed
@@ -51,6 +55,7 @@ from calma.reflect.structural import StructuralDetector
 from calma.store.embeddings_sql import SQLEmbeddingCache
 from calma.store.reflect_sql import SQLReflectStore
 from calma.store.sql import SQLDatabase
+from calma.store.throttle_sql import SQLFailureCounters
 from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
 from calma.observability import metrics
 from calma.store import GroupCommit, Store, StoreError
@@ -269,6 +274,9 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         return JSONResponse({"status": "ok", "version": __version__, "rooms": len(running().rooms), "models": models})
 
     async def metrics_route(request: Request) -> Response:
+        refused = metrics_refused(request, settings.metrics_token)
+        if refused is not None:
+            return refused
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def gemma_terms(request: Request) -> Response:
@@ -303,6 +311,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 discuss=lambda: running().discuss,
                 outputs=lambda: SQLOutputsStore(running().store),
                 ab=lambda: running().ab,
+                sign_ins=sign_in_throttle(settings, the_store),
             )
         ),
     ]
@@ -312,5 +321,41 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         log.warning("client not built; serving a notice at /", extra={"static_dir": str(static_dir)})
         routes.append(Route("/", client_missing))
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, no sniffing, no referrer: every HTTP response
     app.state.drain = drain
     return app
+
+
+def sign_in_throttle(settings: Settings, store: Store) -> SignInThrottle:
+    """Failed sign-ins counted in the store of record: shared by every hub node, kept across restarts."""
+    if not isinstance(store, SQLDatabase):
+        raise TypeError(f"sign-in counters need a SQL store of record, not {type(store).__name__}")
+    policy = ThrottlePolicy(settings.sign_in_free_failures, settings.sign_in_base_delay_s, settings.sign_in_max_delay_s)
+    return SignInThrottle(SQLFailureCounters(store), policy)
+
+
+def metrics_refused(request: Request, token: str | None) -> Response | None:
+    """None if this request may read /metrics (a loopback client, or the metrics token as a bearer token).
+
+    The client address is the one uvicorn reports: behind a reverse proxy on this host that sets
+    X-Forwarded-For (uvicorn trusts it from 127.0.0.1), the proxy's client, not the proxy.
+    """
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if token is not None and scheme.lower() == "bearer":
+        if hmac.compare_digest(credentials.strip().encode("utf-8"), token.encode("utf-8")):
+            return None
+        return PlainTextResponse(
+            "wrong metrics token", status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics", error="invalid_token"'}
+        )
+    host = None if request.client is None else request.client.host
+    try:
+        if host is not None and ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # not an IP address (a unix socket's peer): not loopback
+    if token is None:
+        return PlainTextResponse("/metrics is served to loopback clients only on this server", status_code=403)
+    return PlainTextResponse(
+        "/metrics needs `Authorization: Bearer <metrics token>`", status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+    )

@@ -61,6 +61,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.embed_workers and not args.redis:
         print("calma serve: --embed-workers needs --redis URL (the workers take their jobs from Redis)", file=sys.stderr)
         return 2
+    if args.sign_in_free_failures < 1 or not 0 < args.sign_in_delay <= args.sign_in_max_delay:
+        print("calma serve: need --sign-in-free-failures >= 1 and 0 < --sign-in-delay <= --sign-in-max-delay", file=sys.stderr)
+        return 2
+    try:
+        metrics_token = _metrics_token(args.metrics_token_file)
+    except (OSError, ValueError) as exc:
+        print(f"calma serve: --metrics-token-file: {exc}", file=sys.stderr)
+        return 2
     settings = Settings(
         host=args.host,
         port=args.port,
@@ -75,6 +83,10 @@ def _serve(args: argparse.Namespace) -> int:
         redis_url=args.redis,
         embed_workers=args.embed_workers,
         llm=llm,
+        sign_in_free_failures=args.sign_in_free_failures,
+        sign_in_base_delay_s=args.sign_in_delay,
+        sign_in_max_delay_s=args.sign_in_max_delay,
+        metrics_token=metrics_token,
     )
     from calma.access.secret import SecretFileError
     from calma.store import StoreError
@@ -103,6 +115,19 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_token(path: str | None) -> str | None:
+    """The bearer token for /metrics: the file's first line, else $CALMA_METRICS_TOKEN, else None (loopback only)."""
+    if path:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    else:
+        token = os.environ.get("CALMA_METRICS_TOKEN", "").strip()
+        if not token:
+            return None
+    if len(token) < 16:
+        raise ValueError("the metrics token needs at least 16 characters")
+    return token
+
+
 def _create_facilitator(args: argparse.Namespace) -> int:
     import anyio
 
@@ -127,12 +152,43 @@ def _create_facilitator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_password(from_stdin: bool) -> str:
+def _reset_password(args: argparse.Namespace) -> int:
+    import anyio
+
+    from calma.access.accounts import InvalidAccount
+    from calma.access.admin import AdminError, reset_password
+    from calma.store import StoreError
+    from calma.store.factory import build_stores
+    from calma.store.sql import SQLDatabase
+    from calma.store.throttle_sql import SQLFailureCounters
+
+    password = _read_password(args.password_stdin, "reset-password")
+    settings = Settings(data_dir=Path(args.data_dir), database_url=args.database)
+
+    async def reset() -> str:
+        store, studies = build_stores(settings)
+        assert isinstance(store, SQLDatabase), "the study records live in a SQL store of record"
+        await store.open()
+        try:
+            facilitator, ended = await reset_password(studies, args.email, password, SQLFailureCounters(store))
+        finally:
+            await store.close()
+        return f"new password set for {facilitator.email}; {ended} session(s) signed out"
+
+    try:
+        print(anyio.run(reset))
+    except (AdminError, InvalidAccount, StoreError) as exc:
+        print(f"calma admin reset-password: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _read_password(from_stdin: bool, command: str = "create-facilitator") -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     password = getpass.getpass("Password: ")
     if getpass.getpass("Password again: ") != password:
-        raise SystemExit("calma admin create-facilitator: the passwords differ")
+        raise SystemExit(f"calma admin {command}: the passwords differ")
     return password
 
 
@@ -271,6 +327,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse rooms outside any study (close 4401/4403); by default they are open to anyone",
     )
     serve.add_argument("--secret-file", default=env("CALMA_SECRET_FILE"), help="token secret (default: DATA_DIR/secret.key)")
+    serve.add_argument(
+        "--metrics-token-file",
+        default=env("CALMA_METRICS_TOKEN_FILE"),
+        help="/metrics answers loopback clients, and others sending `Authorization: Bearer` with this file's token "
+        "(or $CALMA_METRICS_TOKEN); without one, only loopback",
+    )
+    sign_ins = Settings()
+    serve.add_argument(
+        "--sign-in-free-failures", type=int, default=sign_ins.sign_in_free_failures,
+        help="failed sign-ins in a row on an account before delays start (4x as many per client address; default %(default)s)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--sign-in-delay", type=float, default=sign_ins.sign_in_base_delay_s,
+        help="seconds of the first sign-in delay, doubling with each further failure (default %(default)s)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--sign-in-max-delay", type=float, default=sign_ins.sign_in_max_delay_s,
+        help="the longest sign-in delay in seconds: how long an attacker can keep an account's owner out (default %(default)s)",
+    )  # fmt: skip
     models = serve.add_mutually_exclusive_group()
     models.add_argument(
         "--model",
@@ -354,6 +429,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     create.set_defaults(handler=_create_facilitator)
+
+    reset = admin_commands.add_parser(
+        "reset-password", help="set a facilitator's password and sign them out everywhere (lifts a sign-in delay)"
+    )
+    reset.add_argument("--data-dir", default=env("CALMA_DATA_DIR", "calma-data"))
+    reset.add_argument("--database", default=env("CALMA_DATABASE_URL"), help=DATABASE_HELP)
+    reset.add_argument("--email", required=True)
+    reset.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    reset.set_defaults(handler=_reset_password)
 
     token = admin_commands.add_parser("token", help="print a token usable as ?token= or `Authorization: Bearer`")
     token.add_argument("--data-dir", default=env("CALMA_DATA_DIR", "calma-data"))

@@ -1,4 +1,4 @@
-"""Facilitator accounts: creating them and signing in."""
+"""Facilitator accounts: creating them, signing in and setting a new password."""
 
 from __future__ import annotations
 
@@ -50,3 +50,16 @@ async def sign_in(store: StudyStore, email: str, password: str) -> Principal | N
         await store.set_password_hash(account.facilitator.id, await passwords.rehash_password(password))
     facilitator = account.facilitator
     return Principal.of_facilitator(facilitator)
+
+
+async def set_password(store: StudyStore, email: str, password: str) -> Facilitator | None:
+    """Give the facilitator with this email a new password; None if there is none. InvalidAccount for a weak one."""
+    account = await store.facilitator_account(normalize_email(email))
+    if account is None:
+        return None
+    try:
+        password_hash = await passwords.hash_password(password)
+    except passwords.WeakPassword as exc:
+        raise InvalidAccount(str(exc)) from exc
+    await store.set_password_hash(account.facilitator.id, password_hash)
+    return account.facilitator

@@ -1,6 +1,7 @@
 """What `calma admin` does, against the store of record directly (the server may be running).
 
-`create_facilitator` makes an account; `issue_token` makes a token bound to a
+`create_facilitator` makes an account; `reset_password` gives one a new
+password, ends its sessions and lifts its sign-in delay; `issue_token` makes a token bound to a
 role in a study: a participant (an existing one of that name in the group, or
 a new one), an observer of a group, or the study's facilitator (limited to
 that study). Each token is an invite in the store, so it can be revoked like one.
@@ -14,12 +15,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from calma.access.accounts import set_password
 from calma.access.invites import issue_invite
 from calma.access.secret import load_or_create_secret
 from calma.access.tokens import TokenSigner
+from calma.access.throttle import FailureCounters, account_key
 from calma.store.sqlite import SQLiteStore
 from calma.store.studies_sqlite import SQLiteStudyStore
-from calma.studies.model import Invite, Participant, Role
+from calma.studies.model import Facilitator, Invite, Participant, Role
 from calma.studies.store import StudyStore
 
 
@@ -88,3 +91,20 @@ async def issue_token(
         participant_id=None if participant is None else participant.id,
     )
     return IssuedToken(token, invite, participant)
+
+
+async def reset_password(
+    store: StudyStore, email: str, password: str, counters: FailureCounters | None = None
+) -> tuple[Facilitator, int]:
+    """Set a facilitator's new password, sign them out everywhere and clear their account's failed sign-ins.
+
+    Returns the facilitator and how many sessions ended. AdminError if there is no such account,
+    InvalidAccount for a password the rules refuse.
+    """
+    facilitator = await set_password(store, email, password)
+    if facilitator is None:
+        raise AdminError(f"there is no facilitator with the email {email.strip()!r}")
+    ended = await store.delete_sessions_of(facilitator.id)
+    if counters is not None:
+        await counters.clear(account_key(facilitator.email))
+    return facilitator, ended

@@ -3,7 +3,8 @@
 The cookie `calma_session` is HttpOnly (scripts cannot read it), SameSite=Lax
 (other sites' forms and websockets do not carry it), Path=/, and Secure when
 the request came over https. Signing out deletes the stored session, so a
-copied cookie stops working too.
+copied cookie stops working too; signing out everywhere deletes every
+session of the facilitator.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ async def end_session(store: StudyStore, connection: HTTPConnection) -> None:
     value = connection.cookies.get(SESSION_COOKIE)
     if value:
         await store.delete_session(session_hash(value))
+
+
+async def end_all_sessions(store: StudyStore, facilitator_id: str) -> int:
+    """End every session of a facilitator, on every device; how many ended."""
+    return await store.delete_sessions_of(facilitator_id)
 
 
 def set_session_cookie(response: Response, connection: HTTPConnection, value: str, max_age_s: int) -> None:

@@ -139,10 +139,11 @@ def address_key(address: str | None) -> str:
     except ValueError:
         network = address or "unknown"
     else:
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
-            network = str(ipaddress.IPv6Network((ip, 64), strict=False))
+        if isinstance(ip, ipaddress.IPv6Address):
+            mapped = ip.ipv4_mapped
+            network = str(mapped) if mapped is not None else str(ipaddress.IPv6Network((ip, 64), strict=False))
         else:
-            network = str(ip.ipv4_mapped or ip)
+            network = str(ip)
     return "address:" + hashlib.sha256(network.encode("utf-8")).hexdigest()
 
 

@@ -1389,3 +1389,7 @@ class ABResults(ReplyModel):
     chosen: int
     axes: list[ABAxisResult]
     caveat: str | None
+
+
+class SignedOutEverywhere(ReplyModel):
+    sessions_ended: int = Field(description="how many sessions of this facilitator ended, this browser's included")

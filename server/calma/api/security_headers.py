@@ -1,0 +1,80 @@
+"""Security headers on every HTTP response of the hub: pages, static files, the API, health and metrics.
+
+One ASGI middleware around the whole app (wired in `calma.app`). It adds,
+unless the response set its own:
+
+- `Content-Security-Policy`: pages (HTML) may load scripts, styles, fonts and
+  images from this origin only (images also as `data:`, the pages' icon), talk
+  only to this origin (`connect-src 'self'` covers its websockets), and never
+  run inline scripts or styles; every other response (JSON, text, assets)
+  gets `default-src 'none'`. A response with a stricter policy of its own
+  (the report page, the Gemma terms) keeps it, with `frame-ancestors 'none'`
+  added if it lacks it.
+- `X-Frame-Options: DENY` (and `frame-ancestors 'none'` above): no framing,
+  so no clickjacking of the console.
+- `X-Content-Type-Options: nosniff`: a participant's text is never run as a script or style.
+- `Referrer-Policy: no-referrer`: invite links (`/join?token=`) never leak through the Referer header.
+- `Cross-Origin-Opener-Policy: same-origin`: another site's window cannot keep a handle on ours.
+
+Websockets are left alone (browsers ignore these headers on them).
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PAGE_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+OTHER_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def policy_for(content_type: str, own: str | None) -> str:
+    """The Content-Security-Policy a response goes out with."""
+    if own is not None:
+        return own if "frame-ancestors" in own else f"{own}; frame-ancestors 'none'"
+    return PAGE_POLICY if content_type.split(";", 1)[0].strip().lower() == "text/html" else OTHER_POLICY
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers above on every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = policy_for(
+                    headers.get("content-type", ""), headers.get("content-security-policy")
+                )
+                for name, value in HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
