@@ -100,7 +100,7 @@ class Familiarize:
     practice: tuple[PracticeItem, ...] = ()
     check: tuple[CheckItem, ...] = ()
     pass_mark: float = 0.75  # share of options judged right
-    max_attempts: int = 0  # 0: as many as needed
+    max_attempts: int = 5  # 0: as many as needed (a limit keeps the check from being passed by trying every answer)
 
 
 @dataclass(frozen=True)
