@@ -2,12 +2,11 @@
 
 A connection is who its `?token=` or session cookie says (the same checks as
 the rooms), and may join the live session of a study and group that
-`policy.room_permission` lets it into (the group's control room).
-
-With sandbox rooms on, a connection without credentials falls back to the
-sandbox authenticator (identity from the query string), but such a principal
-may join only sessions of studies that do not exist in the store: a sandbox
-connection can never act in a real study.
+`policy.room_permission` lets it into (the group's control room). A connection
+without either is refused (4401), whatever the server's sandbox setting and
+whatever its query string claims: there is no anonymous or self-declared
+identity on /live, so no frame (chat, commands, notifications, progress) can
+act for someone the connection has not proved to be.
 
 A study's progress (`study.watch`) is for its facilitator only
 (`policy.manages_study`). `StudyProgressFeed` reads the snapshots from the
@@ -27,7 +26,6 @@ from calma.access import policy
 from calma.access.authenticate import AuthenticationError, Authenticator
 from calma.access.principal import Principal
 from calma.access.tokens import TokenRejected
-from calma.live.principal import LiveAuthenticator
 from calma.live.principal import Principal as LivePrincipal
 from calma.live.principal import Role as LiveRole
 from calma.live.watch import StudyWatchers
@@ -38,7 +36,7 @@ from calma.studies.store import StudyStore
 
 @dataclass(frozen=True)
 class VerifiedLivePrincipal(LivePrincipal):
-    """A /live principal whose identity a session or token proved (sandbox principals are plain ones)."""
+    """A /live principal whose identity a session or token proved: the only kind this module hands out."""
 
     name: str = ""
 
@@ -55,29 +53,21 @@ def live_principal(principal: Principal) -> VerifiedLivePrincipal:
 
 
 class StudyLiveAuthenticator:
-    def __init__(
-        self, store: StudyStore, authenticator: Authenticator, *, sandbox: LiveAuthenticator | None = None
-    ) -> None:
+    def __init__(self, store: StudyStore, authenticator: Authenticator) -> None:
         self._store = store
         self._authenticator = authenticator
-        self._sandbox = sandbox
 
     async def authenticate(self, websocket: WebSocket) -> LivePrincipal | None:
+        """Who the session cookie or `?token=` proves; None (closed 4401) without them. Nothing else is read."""
         try:
             principal = await self._authenticator.websocket(websocket)
         except (AuthenticationError, TokenRejected):
             return None  # /live closes with its own 4401 and reason
-        if principal is not None:
-            return live_principal(principal)
-        if self._sandbox is not None:
-            return await self._sandbox.authenticate(websocket)
-        return None
+        return None if principal is None else live_principal(principal)
 
     async def may_join(self, principal: LivePrincipal, study: str, group: str) -> bool:
         if not isinstance(principal, VerifiedLivePrincipal):
-            if self._sandbox is None or await self._store.study(study) is not None:
-                return False
-            return await self._sandbox.may_join(principal, study, group)
+            return False  # not from this authenticator: nobody we know
         the_study = await self._store.study(study)
         the_group = await self._store.group(study, group) if the_study is not None else None
         room = StudyRoom.control(study, group)

@@ -8,12 +8,12 @@ turns facilitator commands into changes of it; and the study watchers
 `study.watch`). Writes that document only through `Room.write_as_server`; uses the hub only through `RoomManager`
 (acquire/release), `Room.write_as_server` and reading `Room.doc`. Does not
 decide who a connection is: a `LiveAuthenticator` (from the access layer)
-does; `SandboxAuthenticator` stands in only where rooms are open to anyone.
+does, from a session cookie or a signed token only.
 """
 
 from calma.live.channel import LiveChannel, live_route
 from calma.live.codes import LiveClosed, LiveCloseCode
-from calma.live.principal import LiveAuthenticator, NoLiveAccess, Principal, Role, SandboxAuthenticator
+from calma.live.principal import LiveAuthenticator, NoLiveAccess, Principal, Role
 from calma.live.room_access import ReadOnlyControlRooms, is_control_room
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "Principal",
     "ReadOnlyControlRooms",
     "Role",
-    "SandboxAuthenticator",
     "is_control_room",
     "live_route",
 ]

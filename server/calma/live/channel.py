@@ -3,7 +3,11 @@
 Every frame is size-checked (too big: close 1009), rate-limited (refused with
 `rate_limited`; persistent abuse: close 4429), decoded and validated against
 the schema; a bad frame gets an `error` frame and the connection stays open.
-A connection affects others only through what its principal may do.
+A connection affects others only through what its principal may do. The
+principal is fixed at the handshake by the `LiveAuthenticator` (a session
+cookie or a signed token; without one, 4401) and no frame can change it: chat
+acts on the principal's own conversations, notifications and progress go to
+the principal the connection proved to be.
 """
 
 from __future__ import annotations

@@ -1,23 +1,24 @@
 """Who a /live connection speaks for, how that is decided, and what it may watch.
 
-Owns `Principal`, the `LiveAuthenticator` protocol the access layer implements,
-the sandbox stand-in, and the session rule (which study and group a principal
-may watch and command; which study's progress it may watch). Which *command* a role may send is the schema's
-`roles`, checked in `calma.live.channel`.
+Owns `Principal`, the `LiveAuthenticator` protocol the access layer implements
+(which study and group a principal may watch and command; which study's
+progress it may watch) and `NoLiveAccess`, which refuses everyone. Which
+*command* a role may send is the schema's `roles`, checked in
+`calma.live.channel`.
+
+A principal comes only from credentials the server can check (a session cookie
+or a signed token), never from what a client says about itself: everything a
+connection does (sessions, commands, chat, notifications, progress) acts for
+the principal fixed at its handshake, so no frame can name someone else.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from starlette.websockets import WebSocket
-
-from calma.live.schema import CONTROL_SCHEMA
-
-ID_PATTERN = re.compile(CONTROL_SCHEMA.document["types"]["Id"]["pattern"])
 
 
 class Role(StrEnum):
@@ -63,43 +64,6 @@ class LiveAuthenticator(Protocol):
     async def may_watch_study(self, principal: Principal, study: str) -> bool:
         """Whether `principal` may follow every participant's progress in `study` (its facilitator only)."""
         ...
-
-
-class SandboxAuthenticator:
-    """SANDBOX ONLY: believes whoever the query string says you are.
-
-    `/live?role=facilitator|participant|observer&study=S&group=G&participant=P&facilitator=F`.
-    `study` and `role` are required; participants and observers need `group`; participants need
-    `participant`; a facilitator without `facilitator` is "sandbox", and one without `group` may
-    join every group of `study`. There is no secret: use it only where the hub's rooms are open to
-    anyone too (the foundation's `OpenRooms` policy), never alongside real access control.
-    """
-
-    async def authenticate(self, websocket: WebSocket) -> Principal | None:
-        query = websocket.query_params
-        try:
-            role = Role(query.get("role", ""))
-        except ValueError:
-            return None
-        study, group, participant = query.get("study"), query.get("group"), query.get("participant")
-        facilitator = query.get("facilitator") or ("sandbox" if role is Role.FACILITATOR else None)
-        if not all(value is None or ID_PATTERN.fullmatch(value) for value in (study, group, participant, facilitator)):
-            return None
-        if study is None:
-            return None
-        if role is not Role.FACILITATOR and group is None:
-            return None
-        if role is Role.PARTICIPANT and participant is None:
-            return None
-        return Principal(role, study, group, participant if role is Role.PARTICIPANT else None, facilitator)
-
-    async def may_join(self, principal: Principal, study: str, group: str) -> bool:
-        if study != principal.study:
-            return False
-        return principal.group in (None, group) if principal.role is Role.FACILITATOR else principal.group == group
-
-    async def may_watch_study(self, principal: Principal, study: str) -> bool:
-        return False  # sandbox studies have no participants' progress to watch
 
 
 class NoLiveAccess:
