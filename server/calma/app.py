@@ -56,7 +56,7 @@ from calma.store.embeddings_sql import SQLEmbeddingCache
 from calma.store.reflect_sql import SQLReflectStore
 from calma.store.sql import SQLDatabase
 from calma.store.throttle_sql import SQLFailureCounters
-from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms, SandboxAuthenticator
+from calma.live import LiveAuthenticator, LiveChannel, LiveClosed, LiveCloseCode, ReadOnlyControlRooms
 from calma.observability import metrics
 from calma.store import GroupCommit, Store, StoreError
 from calma.store.factory import (
@@ -141,9 +141,7 @@ def study_access(settings: Settings, store: Store) -> Access:
         familiarize=familiarize_store_for(store),
         authenticator=authenticator,
         rooms=StudyRoomAuthorizer(studies, authenticator, sandbox_rooms=settings.sandbox_rooms),
-        live=StudyLiveAuthenticator(
-            studies, authenticator, sandbox=SandboxAuthenticator() if settings.sandbox_rooms else None
-        ),
+        live=StudyLiveAuthenticator(studies, authenticator),  # cookie or token only, sandbox or not
     )
 
 
@@ -241,8 +239,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
 
     # -- control channel: /live and the server-authored control rooms (calma.live) --------------
     # Control rooms (`*.control`) are read-only for every client, whatever the room authorizer says.
-    # /live knows people by session cookie or ?token= (calma.access.live); with sandbox rooms on, a
-    # connection without either may still claim `?role=&study=&group=`, but only for studies that do not exist.
+    # /live knows people by session cookie or ?token= only (calma.access.live), sandbox rooms or not.
     the_authorizer = ReadOnlyControlRooms(the_authorizer)
     # Facilitators watch their studies' progress on /live (study.watch); the API tells the watchers what it writes.
     live = LiveChannel(

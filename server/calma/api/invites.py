@@ -1,15 +1,15 @@
-"""Invites of a study: create a link for a group (participant or observer), list them, revoke one."""
+"""Invites of a study: create a personal or group link (participant or observer), list them, revoke or re-issue one."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
-from calma.access.invites import issue_invite, join_link, token_of
+from calma.access.invites import issue_invite, join_link, reissue_invite, token_of
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import managed_study
-from calma.api.problems import FieldError, invalid, not_found
-from calma.studies.model import Invite, Role
+from calma.api.problems import FieldError, conflict, invalid, not_found
+from calma.studies.model import Invite, InviteKind, Role
 
 TAG = "invites"
 
@@ -25,6 +25,10 @@ async def create_invite(call: Call) -> Response:
     request = call.body_as(schemas.InviteCreate)
     if await call.api.store.group(study.id, request.group_id) is None:
         raise invalid([FieldError("group_id", "the study has no group with this id", "unknown_group")])
+    if request.kind is InviteKind.GROUP and request.max_uses is None:
+        raise invalid([FieldError("max_uses", "a group link needs the most people it may admit", "required")])
+    if request.kind is InviteKind.PERSONAL and request.max_uses is not None:
+        raise invalid([FieldError("max_uses", "a personal link is for one person: leave max_uses out", "not_allowed")])
     invite, _ = await issue_invite(
         call.api.store,
         call.api.authenticator.signer,
@@ -34,6 +38,9 @@ async def create_invite(call: Call) -> Response:
         ttl_s=request.ttl_seconds,
         now=call.api.now(),
         created_by=call.user.facilitator_id,
+        kind=request.kind,
+        max_uses=request.max_uses,
+        label=request.label,
     )
     return json_reply(_reply(call, invite), status=201)
 
@@ -45,6 +52,23 @@ async def revoke_invite(call: Call) -> Response:
         raise not_found("the invite")
     revoked = await call.api.store.revoke_invite(invite.id, call.api.now())
     return json_reply(_reply(call, revoked))
+
+
+async def reissue(call: Call) -> Response:
+    """A new link for the same person (or group): the old token stops working; for a personal link,
+    whoever opened the old one is signed out. Lasts as long as the old one was issued for."""
+    study = await managed_study(call)
+    invite = await call.api.store.invite(call.param("invite_id"))
+    if invite is None or invite.study_id != study.id:
+        raise not_found("the invite")
+    if invite.role is Role.FACILITATOR:
+        raise conflict("a facilitator token is re-issued with `calma admin token`, not from the console")
+    ttl_s = max(60, int(invite.expires_at - invite.created_at))
+    new, _ = await reissue_invite(
+        call.api.store, call.api.authenticator.signer, invite,
+        ttl_s=ttl_s, now=call.api.now(), created_by=call.user.facilitator_id,
+    )  # fmt: skip
+    return json_reply(_reply(call, new), status=201)
 
 
 def _reply(call: Call, invite: Invite) -> schemas.Invite:
@@ -59,12 +83,19 @@ ENDPOINTS = [
     ),
     Endpoint(
         "POST", "/studies/{study_id}/invites", create_invite, "createInvite",
-        "Create an invite link for a group (returns /join?token=...)", TAG,
+        "Create an invite link for a group (returns /join?token=...): personal (one person, resumed on any"
+        " device; the default) or group (at most max_uses people)", TAG,
         status=201, response=schemas.Invite, request=schemas.InviteCreate, problems=(403,),
     ),
     Endpoint(
         "POST", "/studies/{study_id}/invites/{invite_id}/revoke", revoke_invite, "revokeInvite",
         "Revoke an invite: its token stops working at once (people who already joined stay)", TAG,
         response=schemas.Invite, problems=(403,),
+    ),
+    Endpoint(
+        "POST", "/studies/{study_id}/invites/{invite_id}/reissue", reissue, "reissueInvite",
+        "Re-issue an invite: revoke its token and return a new link for the same person or group (a personal"
+        " link's participant is signed out everywhere and resumes with the new link)", TAG,
+        status=201, response=schemas.Invite, problems=(403, 409),
     ),
 ]  # fmt: skip

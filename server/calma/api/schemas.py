@@ -257,6 +257,14 @@ class InviteCreate(RequestModel):
     group_id: Id
     role: InviteRole = InviteRole.PARTICIPANT
     ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600, description="how long the link works")
+    kind: model.InviteKind = Field(
+        default=model.InviteKind.PERSONAL,
+        description="`personal`: one person, resumed on every open (any device); `group`: up to `max_uses` people",
+    )
+    max_uses: int | None = Field(
+        default=None, ge=1, le=10_000, description="group links only (required there): how many people may join"
+    )
+    label: ShortText = Field(default="", description="who the invite is for (shown in the console only)")
 
 
 class ProgressUpdate(RequestModel):
@@ -329,6 +337,7 @@ class InvitePreview(ReplyModel):
     group_id: str | None
     group_name: str | None
     role: Role
+    kind: model.InviteKind = Field(description="`personal`: opening it again resumes the same person")
     expires_at: datetime
 
     @classmethod
@@ -343,6 +352,7 @@ class InvitePreview(ReplyModel):
             group_id=invite.group_id,
             group_name=None if group is None else group.name,
             role=invite.role,
+            kind=invite.kind,
             expires_at=_time(invite.expires_at),
         )
 
@@ -526,6 +536,7 @@ class InviteStatus(StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    USED_UP = "used-up"  # a group link whose every place is taken
 
 
 class Invite(ReplyModel):
@@ -534,6 +545,10 @@ class Invite(ReplyModel):
     group_id: str | None
     role: Role
     participant_id: str | None = Field(description="set when the token stands for one participant")
+    kind: model.InviteKind
+    max_uses: int | None = Field(description="group links: how many people may join (null: personal)")
+    uses: int = Field(description="how many times it was opened (group links: how many people joined)")
+    label: str = Field(description="who the invite is for")
     status: InviteStatus
     expires_at: datetime
     revoked_at: datetime | None
@@ -548,6 +563,8 @@ class Invite(ReplyModel):
             status = InviteStatus.REVOKED
         elif invite.expired(now):
             status = InviteStatus.EXPIRED
+        elif invite.used_up:
+            status = InviteStatus.USED_UP
         else:
             status = InviteStatus.ACTIVE
         return cls(
@@ -556,6 +573,10 @@ class Invite(ReplyModel):
             group_id=invite.group_id,
             role=invite.role,
             participant_id=invite.participant_id,
+            kind=invite.kind,
+            max_uses=invite.max_uses,
+            uses=invite.uses,
+            label=invite.label,
             status=status,
             expires_at=_time(invite.expires_at),
             revoked_at=None if invite.revoked_at is None else _time(invite.revoked_at),

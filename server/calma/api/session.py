@@ -12,14 +12,14 @@ import math
 from starlette.responses import Response
 
 from calma.access import accounts
-from calma.access.invites import open_invite
+from calma.access.invites import InviteUsedUp, open_invite
 from calma.access.principal import Principal
 from calma.access.sessions import clear_session_cookie, end_all_sessions, end_session, set_session_cookie, start_session
 from calma.access.throttle import Throttled
 from calma.access.tokens import TokenProblem, TokenRejected
 from calma.api import schemas
 from calma.api.endpoints import Auth, Call, Endpoint, json_reply
-from calma.api.problems import Problem, token_rejected
+from calma.api.problems import Problem, conflict, token_rejected
 
 TAG = "session"
 SET_COOKIE = {"Set-Cookie": "the session cookie `calma_session` (HttpOnly, SameSite=Lax; Secure over https)"}
@@ -96,6 +96,8 @@ async def join(call: Call) -> Response:
         principal = await open_invite(call.api.store, call.api.authenticator, request.token, request.display_name)
     except TokenRejected as exc:
         raise token_rejected(exc.problem) from exc
+    except InviteUsedUp as exc:
+        raise conflict(str(exc)) from exc
     if principal.participant_id is not None:
         progress = await call.api.store.progress(principal.participant_id)
         if progress is not None:
@@ -134,7 +136,7 @@ ENDPOINTS = [
     Endpoint(
         "POST", "/join", join, "join",
         "Open an invite: become a participant of its group (or an observer) and get a session cookie", TAG,
-        status=201, response=schemas.Me, request=schemas.JoinRequest, auth=Auth.NONE, problems=(401,),
+        status=201, response=schemas.Me, request=schemas.JoinRequest, auth=Auth.NONE, problems=(401, 409),
         response_headers=SET_COOKIE,
     ),
     Endpoint(

@@ -731,6 +731,58 @@ MIGRATIONS: tuple[Migration, ...] = (
             CREATE INDEX sign_in_failures_last_at ON sign_in_failures (last_at);
         """,
     ),
+    Migration(
+        version=12,
+        description="invites: personal (one person, resumed on every open) or group (at most max_uses people)",
+        sqlite="""
+            ALTER TABLE invites ADD COLUMN kind TEXT NOT NULL DEFAULT 'personal'
+                CHECK (kind IN ('personal', 'group'));
+            ALTER TABLE invites ADD COLUMN max_uses INTEGER CHECK (max_uses IS NULL OR max_uses >= 1);
+            ALTER TABLE invites ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE invites ADD COLUMN label TEXT NOT NULL DEFAULT '';
+            UPDATE invites SET kind = 'group' WHERE participant_id IS NULL AND role IN ('participant', 'observer');
+            UPDATE invites SET uses = (SELECT COUNT(*) FROM participants p WHERE p.invite_id = invites.id)
+                WHERE kind = 'group';
+        """,
+        postgres="""
+            ALTER TABLE invites ADD COLUMN kind TEXT NOT NULL DEFAULT 'personal'
+                CHECK (kind IN ('personal', 'group'));
+            ALTER TABLE invites ADD COLUMN max_uses INTEGER CHECK (max_uses IS NULL OR max_uses >= 1);
+            ALTER TABLE invites ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE invites ADD COLUMN label TEXT NOT NULL DEFAULT '';
+            UPDATE invites SET kind = 'group' WHERE participant_id IS NULL AND role IN ('participant', 'observer');
+            UPDATE invites SET uses = (SELECT COUNT(*) FROM participants p WHERE p.invite_id = invites.id)
+                WHERE kind = 'group';
+        """,
+    ),
+    Migration(
+        version=13,
+        description="sandbox rooms (rooms outside any study): when each was last written (calma.access.sandbox)",
+        sqlite="""
+            CREATE TABLE sandbox_rooms (
+                room TEXT PRIMARY KEY,
+                created_at REAL NOT NULL,
+                last_write_at REAL NOT NULL
+            );
+            CREATE INDEX sandbox_rooms_last_write ON sandbox_rooms (last_write_at);
+            INSERT INTO sandbox_rooms (room, created_at, last_write_at)
+                SELECT room, CAST(strftime('%s', 'now') AS REAL), CAST(strftime('%s', 'now') AS REAL)
+                FROM (SELECT room FROM room_updates UNION SELECT room FROM room_snapshots)
+                WHERE substr(room, 1, 6) <> 'study-';
+        """,
+        postgres="""
+            CREATE TABLE sandbox_rooms (
+                room TEXT PRIMARY KEY,
+                created_at DOUBLE PRECISION NOT NULL,
+                last_write_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX sandbox_rooms_last_write ON sandbox_rooms (last_write_at);
+            INSERT INTO sandbox_rooms (room, created_at, last_write_at)
+                SELECT room, extract(epoch FROM now()), extract(epoch FROM now())
+                FROM (SELECT room FROM room_updates UNION SELECT room FROM room_snapshots) AS rooms
+                WHERE substr(room, 1, 6) <> 'study-';
+        """,
+    ),
 )
 
 

@@ -31,6 +31,7 @@ from calma.studies.model import (
     Group,
     InteractSettings,
     Invite,
+    InviteKind,
     ModelChoice,
     Participant,
     Progress,
@@ -53,7 +54,10 @@ STUDY_COLUMNS = (
     " training_name, training_system_prompt, training_examples, stage_order, interact, familiarize, discuss,"
     " created_at, updated_at"
 )
-INVITE_COLUMNS = "id, study_id, group_id, role, participant_id, expires_at, revoked_at, created_by, created_at"
+INVITE_COLUMNS = (
+    "id, study_id, group_id, role, participant_id, expires_at, revoked_at, created_by, created_at,"
+    " kind, max_uses, uses, label"
+)
 PARTICIPANT_COLUMNS = "id, study_id, group_id, display_name, invite_id, created_at"
 GROUP_COLUMNS = "id, study_id, name, created_at"
 PROGRESS_QUERY = (
@@ -182,23 +186,9 @@ class SQLStudyStore:
     async def create_participant(
         self, study_id: str, group_id: str, display_name: str, first_stage: Stage, invite_id: str | None
     ) -> Participant:
-        participant = Participant(
-            id=new_id(),
-            study_id=study_id,
-            group_id=group_id,
-            display_name=display_name,
-            created_at=time.time(),
-            invite_id=invite_id,
-        )
+        participant = _new_participant(study_id, group_id, display_name, invite_id)
         async with self._db.transaction(write=True) as tx:
-            await tx.execute(
-                f"INSERT INTO participants ({PARTICIPANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (participant.id, study_id, group_id, display_name, invite_id, participant.created_at),
-            )
-            await tx.execute(
-                "INSERT INTO participant_progress (participant_id, stage, updated_at) VALUES (?, ?, ?)",
-                (participant.id, first_stage.value, participant.created_at),
-            )
+            await _insert_participant(tx, participant, first_stage)
         return participant
 
     async def participant(self, participant_id: str) -> Participant | None:
@@ -252,21 +242,68 @@ class SQLStudyStore:
 
     async def create_invite(self, invite: Invite) -> Invite:
         async with self._db.transaction(write=True) as tx:
-            await tx.execute(
-                f"INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    invite.id,
-                    invite.study_id,
-                    invite.group_id,
-                    invite.role.value,
-                    invite.participant_id,
-                    invite.expires_at,
-                    invite.revoked_at,
-                    invite.created_by,
-                    invite.created_at,
-                ),
-            )
+            await _insert_invite(tx, invite)
         return invite
+
+    async def join_group_invite(
+        self, invite: Invite, display_name: str, first_stage: Stage
+    ) -> Participant | None:
+        # One guarded UPDATE counts the use: however many joins run at once, at most max_uses succeed.
+        participant = _new_participant(invite.study_id, _group_of(invite), display_name, invite.id)
+        async with self._db.transaction(write=True) as tx:
+            if not await _count_use(tx, invite.id):
+                return None
+            await _insert_participant(tx, participant, first_stage)
+        return participant
+
+    async def use_invite(self, invite_id: str) -> bool:
+        async with self._db.transaction(write=True) as tx:
+            return await _count_use(tx, invite_id)
+
+    async def claim_personal_invite(
+        self, invite: Invite, display_name: str, first_stage: Stage
+    ) -> Participant | None:
+        participant = _new_participant(invite.study_id, _group_of(invite), display_name, invite.id)
+        try:
+            async with self._db.transaction(write=True) as tx:
+                # The participant first (the invite refers to it), then one guarded UPDATE binds the invite
+                # to it; if another open bound it first, the transaction rolls back and theirs is the one.
+                await _insert_participant(tx, participant, first_stage)
+                bound = await tx.execute(
+                    "UPDATE invites SET participant_id = ?, uses = uses + 1"
+                    " WHERE id = ? AND participant_id IS NULL AND revoked_at IS NULL",
+                    (participant.id, invite.id),
+                )
+                if bound != 1:
+                    raise _AlreadyClaimed
+        except _AlreadyClaimed:
+            pass
+        else:
+            return participant
+        async with self._db.transaction(write=False) as tx:
+            row = await tx.one(
+                f"SELECT {PARTICIPANT_COLUMNS} FROM participants"
+                " WHERE id = (SELECT participant_id FROM invites WHERE id = ? AND revoked_at IS NULL)",
+                (invite.id,),
+            )
+        return None if row is None else _participant(row)
+
+    async def reissue_invite(
+        self, invite_id: str, new_id_: str, *, expires_at: float, at: float, created_by: str | None
+    ) -> tuple[Invite, Invite]:
+        async with self._db.transaction(write=True) as tx:
+            await tx.execute("UPDATE invites SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, invite_id))
+            row = await tx.one(f"SELECT {INVITE_COLUMNS} FROM invites WHERE id = ?", (invite_id,))
+            if row is None:
+                raise StoreError(f"no invite {invite_id!r} to re-issue")
+            old = _invite(row)
+            new = dataclasses.replace(
+                old, id=new_id_, expires_at=expires_at, created_at=at, created_by=created_by, revoked_at=None
+            )
+            await _insert_invite(tx, new)
+            if old.participant_id is not None:  # whoever opened the old link is signed out with it
+                await tx.execute("DELETE FROM sessions WHERE participant_id = ?", (old.participant_id,))
+        return old, new
 
     async def invite(self, invite_id: str) -> Invite | None:
         async with self._db.transaction(write=False) as tx:
@@ -477,6 +514,76 @@ def _progress(row: Row) -> Progress:
     )
 
 
+class _AlreadyClaimed(Exception):
+    """Rolls back a participant made for a personal invite that another open bound first."""
+
+
+def _new_participant(study_id: str, group_id: str, display_name: str, invite_id: str | None) -> Participant:
+    return Participant(
+        id=new_id(),
+        study_id=study_id,
+        group_id=group_id,
+        display_name=display_name,
+        created_at=time.time(),
+        invite_id=invite_id,
+    )
+
+
+async def _insert_participant(tx: Transaction, participant: Participant, first_stage: Stage) -> None:
+    await tx.execute(
+        f"INSERT INTO participants ({PARTICIPANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            participant.id,
+            participant.study_id,
+            participant.group_id,
+            participant.display_name,
+            participant.invite_id,
+            participant.created_at,
+        ),
+    )
+    await tx.execute(
+        "INSERT INTO participant_progress (participant_id, stage, updated_at) VALUES (?, ?, ?)",
+        (participant.id, first_stage.value, participant.created_at),
+    )
+
+
+def _group_of(invite: Invite) -> str:
+    if invite.group_id is None:
+        raise StoreError(f"invite {invite.id!r} names no group to join")
+    return invite.group_id
+
+
+async def _count_use(tx: Transaction, invite_id: str) -> bool:
+    """Count one use of a live invite, unless it is revoked or used up: one guarded UPDATE."""
+    counted = await tx.execute(
+        "UPDATE invites SET uses = uses + 1"
+        " WHERE id = ? AND revoked_at IS NULL AND (max_uses IS NULL OR uses < max_uses)",
+        (invite_id,),
+    )
+    return counted == 1
+
+
+async def _insert_invite(tx: Transaction, invite: Invite) -> None:
+    await tx.execute(
+        f"INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            invite.id,
+            invite.study_id,
+            invite.group_id,
+            invite.role.value,
+            invite.participant_id,
+            invite.expires_at,
+            invite.revoked_at,
+            invite.created_by,
+            invite.created_at,
+            invite.kind.value,
+            invite.max_uses,
+            invite.uses,
+            invite.label,
+        ),
+    )
+
+
 def _invite(row: Row) -> Invite:
     return Invite(
         id=row["id"],
@@ -488,4 +595,8 @@ def _invite(row: Row) -> Invite:
         revoked_at=row["revoked_at"],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        kind=InviteKind(row["kind"]),
+        max_uses=row["max_uses"],
+        uses=row["uses"],
+        label=row["label"],
     )

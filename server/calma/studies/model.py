@@ -217,13 +217,25 @@ class Participant:
     invite_id: str | None = None  # the invite they joined through
 
 
+class InviteKind(StrEnum):
+    """Who an invite is for: one person, or up to `max_uses` people."""
+
+    # One person. A participant invite makes its participant on the first open and resumes that same
+    # participant on every later open (another browser, another device); revoke or re-issue it to end it.
+    PERSONAL = "personal"
+    # Each open is a new person, up to the invite's `max_uses` (counted atomically as people join).
+    GROUP = "group"
+
+
 @dataclass(frozen=True)
 class Invite:
     """A signed token refers to one of these; revoking it (or its expiry) ends the token.
 
-    Invite links (role participant or observer, no participant) let people join a
-    group. `calma admin token` issues invites bound to a role directly: a
-    participant (`participant_id` set), an observer, or the study's facilitator.
+    Invite links (role participant or observer) let people join a group: a
+    personal link is one person's (its `participant_id` is set on the first open),
+    a group link admits up to `max_uses` people. `calma admin token` issues
+    personal invites bound to an identity directly: a participant
+    (`participant_id` set), an observer, or the study's facilitator.
     """
 
     id: str
@@ -235,6 +247,10 @@ class Invite:
     revoked_at: float | None = None
     created_by: str | None = None  # facilitator id; None when issued by `calma admin token`
     participant_id: str | None = None
+    kind: InviteKind = InviteKind.PERSONAL
+    max_uses: int | None = None  # group links: how many people may join; None only on links from before the limit
+    uses: int = 0  # how many times it was opened (group links: how many people joined)
+    label: str = ""  # the facilitator's note of who the invite is for
 
     def expired(self, now: float) -> bool:
         return self.expires_at <= now
@@ -242,6 +258,10 @@ class Invite:
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def used_up(self) -> bool:
+        return self.kind is InviteKind.GROUP and self.max_uses is not None and self.uses >= self.max_uses
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,30 @@ class StudyStore(Protocol):
         """Mark the invite revoked (a second revocation keeps the first time). StoreError if none."""
         ...
 
+    async def join_group_invite(self, invite: Invite, display_name: str, first_stage: Stage) -> Participant | None:
+        """A new participant of a group invite's group, counted as one use in the same transaction;
+        None (and nothing written) if the invite is revoked or all its `max_uses` are taken."""
+        ...
+
+    async def use_invite(self, invite_id: str) -> bool:
+        """Count one open of a live invite; False if it is revoked or used up (group links)."""
+        ...
+
+    async def claim_personal_invite(
+        self, invite: Invite, display_name: str, first_stage: Stage
+    ) -> Participant | None:
+        """The participant a personal invite stands for: made now and bound to the invite if it has
+        none yet (once, however many opens race), else the one bound first. None if revoked meanwhile."""
+        ...
+
+    async def reissue_invite(
+        self, invite_id: str, new_id_: str, *, expires_at: float, at: float, created_by: str | None
+    ) -> tuple[Invite, Invite]:
+        """Revoke an invite and store its successor (same kind, group, role, label, participant, limit
+        and uses so far: a group link's places are not handed out again) under `new_id_`, in one transaction; a personal invite's participant is signed
+        out of every session (whoever held the old link). Returns (old, new). StoreError if none."""
+        ...
+
     # -- sessions --------------------------------------------------------
 
     async def create_session(self, token_hash: str, session: SessionRecord) -> None:
