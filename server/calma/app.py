@@ -34,6 +34,7 @@ from calma.config import Settings
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.endpoint import serve_room
 from calma.hub.log import LocalLog, RoomLog
+from calma.hub.redis_log import RedisLog
 from calma.hub.permissions import RoomAuthorizer
 from calma.canvas.locks import BoardLocks, NoBoardLocks, RedisBoardLocks
 from calma.canvas.service import CanvasService
@@ -65,6 +66,7 @@ from calma.store.factory import (
     familiarize_store_for,
     room_store,
     study_store_for,
+    watch_store,
 )
 from calma.studies.store import StudyStore
 
@@ -93,6 +95,7 @@ class Services:
     canvas: CanvasService
     discuss: DiscussService
     ab: ABService
+    redis: RedisLog | None = None  # with --redis: /healthz asks it whether Redis answers
 
 
 async def start_interact(settings: Settings, store: Store, access: Access, tg: TaskGroup) -> InteractService:
@@ -205,6 +208,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
             raise
         try:
             async with anyio.create_task_group() as tg:
+                await tg.start(watch_store, the_store)  # PostgreSQL: fail fast while the server is down
                 room_log = await start_room_log(settings, the_store, tg)
                 interact = await start_interact(settings, the_store, access, tg)
                 rooms = RoomManager(settings, room_log, tg)
@@ -222,7 +226,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 discuss = DiscussService(SQLDiscussStore(the_store), access.studies, lambda: rooms, lambda: canvas,
                                          lambda: interact.conversations, lambda: reflect, embedder)
                 ab = ABService(SQLABStore(the_store), lambda: interact.pool)
-                services = Services(the_store, rooms, interact, reflect, canvas, discuss, ab)
+                services = Services(the_store, rooms, interact, reflect, canvas, discuss, ab,
+                                    redis=room_log if isinstance(room_log, RedisLog) else None)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
                 yield
                 tg.cancel_scope.cancel()
@@ -265,6 +270,11 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
             await running().store.check()
         except (StoreError, RuntimeError) as exc:
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+        if (redis := running().redis) is not None:
+            try:
+                await redis.check()
+            except StoreError:  # this node cannot relay updates to the others: out of the load balancer's rotation
+                return JSONResponse({"status": "degraded", "version": __version__, "redis": "unreachable"}, status_code=503)
         models = [
             {"model": m.model, "waiting": m.waiting, "endpoints": m.endpoints} for m in running().interact.pool.status()
         ]

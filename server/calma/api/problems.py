@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from calma.access.tokens import TokenProblem
+from calma.store.circuit import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 async def handle_unavailable(request: Request, exc: Exception) -> Response:
     """A part the request needs failed for now (the store, the embedding model, an interrupted pass): 503, try again."""
     log.warning("request failed on an unavailable part", extra={"path": request.url.path, "error": str(exc)})
-    return Problem("unavailable", f"{exc}; try again").response(request.url.path)
+    # The store knows when it is worth trying again (it probes a server that is down every second or so).
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, StoreUnavailable) else {}
+    return Problem("unavailable", f"{exc}; try again", headers=headers).response(request.url.path)
 
 
 async def handle_internal_error(request: Request, exc: Exception) -> Response:

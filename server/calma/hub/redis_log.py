@@ -7,6 +7,10 @@ every node applies every room's updates in the stream's order, and nothing is
 relayed before Redis has acknowledged it (Redis runs with AOF). Snapshots go to
 the store of record; a stream is trimmed only after a snapshot covers its
 entries and every node still reading the room has read past them.
+
+When Redis goes away the node stays up: its loops log and retry, commands
+retry on a new connection, and presence channels are subscribed again on
+reconnect; `check` (for /healthz) says at once whether Redis answers now.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import anyio
 import redis.asyncio as aioredis
 from anyio.abc import TaskStatus
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -37,6 +41,7 @@ READ_COUNT = 1000
 PROGRESS_FRESH_S = 60.0  # a node that has not reported progress for this long no longer holds back trimming
 COMPACT_LOCK_MS = 60_000
 APPLIED_WAIT_S = 10.0
+HEALTH_TIMEOUT_S = 1.0  # /healthz: how long a PING may take before Redis counts as unreachable
 
 
 def stream_id_to_int(stream_id: str) -> int:
@@ -73,6 +78,11 @@ class RedisLog:
         self._redis = aioredis.from_url(url, retry=retry, retry_on_error=retry_on)  # commands
         self._reader = aioredis.from_url(url, retry=retry, retry_on_error=retry_on)  # the read loops' own
         self._pubsub = self._reader.pubsub()
+        # /healthz: one quick try, and one more on a new connection (the pooled one may predate a Redis restart).
+        self._health = aioredis.from_url(
+            url, socket_connect_timeout=HEALTH_TIMEOUT_S, socket_timeout=HEALTH_TIMEOUT_S,
+            retry=Retry(NoBackoff(), retries=1), retry_on_error=retry_on,
+        )  # fmt: skip
         self._rooms: dict[str, _Subscription] = {}
         self._origins: dict[str, object] = {}
         self._applied: dict[str, anyio.Event] = {}  # server writes waiting until this node has applied them
@@ -206,6 +216,16 @@ class RedisLog:
         except RedisError as exc:  # presence is ephemeral: clients renew their state every 15 s
             log.warning("could not publish presence", extra={"room": room, "error": str(exc)})
 
+    async def check(self) -> None:
+        """Raise StoreError unless Redis answers a PING now (within about HEALTH_TIMEOUT_S, never the long retries)."""
+        try:
+            with anyio.fail_after(3 * HEALTH_TIMEOUT_S):
+                await self._health.ping()
+        except TimeoutError:
+            raise StoreError(f"Redis did not answer a PING within {3 * HEALTH_TIMEOUT_S:g} s") from None
+        except RedisError as exc:
+            raise StoreError(f"Redis does not answer: {exc}") from exc
+
     # -- the node's loops --------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -222,6 +242,7 @@ class RedisLog:
                 await self._pubsub.aclose()
                 await self._reader.aclose()
                 await self._redis.aclose()
+                await self._health.aclose()
 
     async def _read_updates(self) -> None:
         """One blocking XREAD over the streams of every room this node serves, forever."""

@@ -9,6 +9,7 @@ written once for both backends (`studies_sql.py` over `sql.py`).
 """
 
 from calma.store.base import RoomRecord, Store, StoreError
+from calma.store.circuit import StoreUnavailable
 from calma.store.group_commit import GroupCommit
 
-__all__ = ["GroupCommit", "RoomRecord", "Store", "StoreError"]
+__all__ = ["GroupCommit", "RoomRecord", "Store", "StoreError", "StoreUnavailable"]

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol, runtime_checkable
+
+import anyio
+from anyio.abc import TaskStatus
 
 from calma.config import Settings
 from calma.familiarize.progress import FamiliarizeStore
@@ -40,6 +44,21 @@ def room_store(settings: Settings) -> Store:
     from calma.store.postgres import PostgresStore  # psycopg is imported only by nodes that use it
 
     return PostgresStore(database.url)
+
+
+@runtime_checkable
+class WatchedStore(Protocol):
+    """A store with background work of its own while it is open (PostgreSQL: watching for outages)."""
+
+    async def watch(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None: ...
+
+
+async def watch_store(store: Store, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    """The store's background work until cancelled, in the app's task group; nothing for SQLite."""
+    if isinstance(store, WatchedStore):
+        await store.watch(task_status=task_status)
+    else:
+        task_status.started()
 
 
 def study_store_for(store: Store) -> StudyStore:

@@ -5,6 +5,14 @@ in (`transaction`, see `calma.store.sql`). Migrations are applied at `open`
 under a session advisory lock, so nodes starting together apply each one
 exactly once. Driver errors become `StoreError` with where and why, never with
 the password from the URL.
+
+Outages: `watch` (in the app's task group) watches for them. A broken pooled
+connection or a long wait for one makes it probe the server with a connection
+of its own; if that fails, the circuit (`circuit.py`) opens: every transaction
+fails at once with `StoreUnavailable` (503 with Retry-After on the API) instead
+of waiting out the pool's timeout, and `watch` probes every `probe_interval_s`
+until the server answers, then opens a fresh pool (the old one's connections
+are dead and its own reconnection backs off for minutes) and closes the circuit.
 """
 
 from __future__ import annotations
@@ -15,13 +23,16 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import psycopg
 from psycopg import AsyncConnection, IsolationLevel
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from anyio.abc import TaskStatus
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from calma.store.base import AppendRequest, RoomRecord, StoreError
+from calma.store.circuit import Circuit, StoreUnavailable
 from calma.store.migrations import MIGRATIONS
 from calma.store.sql import IntegrityViolation, Row, qmark_to_format
 from calma.store.urls import parse_database_url, scrub
@@ -48,6 +59,9 @@ class PostgresStore:
         max_connections: int = 10,
         connect_timeout_s: float = 10.0,
         acquire_timeout_s: float = 10.0,
+        suspect_after_s: float = 0.5,
+        probe_timeout_s: float = 2.0,
+        probe_interval_s: float = 1.0,
     ) -> None:
         database = parse_database_url(url)
         if database.backend != "postgresql":
@@ -59,19 +73,25 @@ class PostgresStore:
         self._max = max_connections
         self._connect_timeout_s = connect_timeout_s
         self._acquire_timeout_s = acquire_timeout_s
+        self._suspect_after_s = min(suspect_after_s, acquire_timeout_s)  # a wait this long for a connection: probe
+        self._probe_timeout_s = probe_timeout_s
         self._pool: AsyncConnectionPool[AsyncConnection[Row]] | None = None
+        self._circuit = Circuit("PostgreSQL", probe_interval_s=probe_interval_s)
 
     # -- life ------------------------------------------------------------
 
     async def open(self) -> None:
         await self._migrate()
+        self._pool = await self._open_pool()
+
+    async def _open_pool(self) -> AsyncConnectionPool[AsyncConnection[Row]]:
         pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
             self._url,
             min_size=self._min,
             max_size=self._max,
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": int(self._connect_timeout_s)},
             configure=_configure,
-            check=AsyncConnectionPool.check_connection,  # a connection broken by a server restart is replaced
+            check=self._check_connection,  # a connection broken by a server restart is replaced
             timeout=self._acquire_timeout_s,
             name=f"calma {self.location}",
             open=False,
@@ -81,12 +101,72 @@ class PostgresStore:
         except PoolTimeout as exc:
             await pool.close()
             raise StoreError(f"cannot connect to PostgreSQL at {self.location}: {self._why(exc)}") from None
-        self._pool = pool
+        return pool
+
+    async def _check_connection(self, conn: AsyncConnection[Row]) -> None:
+        """The pool's check of an idle connection before it hands it out; a broken one may mean an outage."""
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except psycopg.Error as exc:
+            self._circuit.suspect(f"a pooled connection was broken: {self._why(exc)}")
+            raise
 
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+
+    # -- outages -------------------------------------------------------------
+
+    async def watch(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Watch for outages until cancelled (see the module docstring). Without it, calls wait out the pool's timeout."""
+        task_status.started()
+        while True:
+            suspicion = await self._circuit.suspicion()
+            try:
+                await self._probe()
+            except StoreError as exc:
+                self._circuit.trip()
+                log.error(
+                    "PostgreSQL is unreachable; requests fail at once until it answers again",
+                    extra={"database": self.location, "error": str(exc), "suspicion": suspicion},
+                )
+                await self._reopen_when_back()
+            else:  # it answers: the pool was busy, or one connection had broken; at most one probe per interval
+                await anyio.sleep(self._circuit.probe_interval_s)
+
+    async def _reopen_when_back(self) -> None:
+        """Probe every interval until the server answers, then replace the pool and close the circuit."""
+        old = self._pool
+        if old is not None:  # its connections are dead and it would keep reconnecting with growing delays
+            with anyio.CancelScope(shield=True):
+                await old.close(timeout=1.0)
+        while True:
+            await anyio.sleep(self._circuit.probe_interval_s)
+            try:
+                await self._probe()
+                pool = await self._open_pool()
+            except StoreError:
+                self._circuit.still_down()
+                continue
+            self._pool = pool
+            down_s = self._circuit.reset()
+            log.warning("PostgreSQL answers again", extra={"database": self.location, "down_s": round(down_s, 1)})
+            return
+
+    async def _probe(self) -> None:
+        """Connect on a connection of our own and run `SELECT 1`; StoreError saying why not."""
+        try:
+            with anyio.fail_after(self._probe_timeout_s):
+                conn = await AsyncConnection.connect(
+                    self._url, autocommit=True, connect_timeout=max(2, int(self._probe_timeout_s))
+                )
+                async with conn:
+                    await conn.execute("SELECT 1")
+        except TimeoutError:
+            raise StoreError(f"no answer within {self._probe_timeout_s:g} s") from None
+        except (psycopg.Error, OSError) as exc:
+            raise StoreError(self._why(exc)) from None
 
     async def _migrate(self) -> None:
         """Apply every migration newer than the database's, each in its own transaction, once across nodes."""
@@ -124,22 +204,47 @@ class PostgresStore:
 
     @asynccontextmanager
     async def transaction(self, *, write: bool) -> AsyncIterator[PostgresTransaction]:
-        """One transaction on a pooled connection: read committed for writes, a read-only snapshot for reads."""
+        """One transaction on a pooled connection: read committed for writes, a read-only snapshot for reads.
+
+        StoreUnavailable at once while the server is known to be down.
+        """
         pool = self._pool
         if pool is None:
             raise StoreError(f"store PostgreSQL at {self.location} is not open")
+        conn = await self._circuit.guarded(lambda: self._connection(pool))
         try:
-            async with pool.connection() as conn:
-                await conn.set_isolation_level(None if write else IsolationLevel.REPEATABLE_READ)
-                await conn.set_read_only(None if write else True)
-                async with conn.transaction():
-                    yield PostgresTransaction(self, conn)
-        except PoolTimeout as exc:  # before psycopg.Error, which it is
-            raise StoreError(f"no connection to PostgreSQL at {self.location}: {self._why(exc)}") from exc
+            await conn.set_isolation_level(None if write else IsolationLevel.REPEATABLE_READ)
+            await conn.set_read_only(None if write else True)
+            async with conn.transaction():
+                yield PostgresTransaction(self, conn)
         except psycopg.IntegrityError as exc:  # raised at commit (statements translate their own)
             raise IntegrityViolation(self._error(exc), unique=isinstance(exc, psycopg.errors.UniqueViolation)) from exc
         except psycopg.Error as exc:
-            raise StoreError(self._error(exc)) from exc
+            raise self._failure(conn, exc) from exc
+        finally:
+            await pool.putconn(conn)
+
+    async def _connection(self, pool: AsyncConnectionPool[AsyncConnection[Row]]) -> AsyncConnection[Row]:
+        """A connection from the pool; a wait longer than `suspect_after_s` makes `watch` probe the server."""
+        try:
+            try:
+                return await pool.getconn(timeout=self._suspect_after_s)
+            except PoolTimeout:
+                self._circuit.suspect(f"no pooled connection within {self._suspect_after_s:g} s")
+            return await pool.getconn(timeout=max(0.001, self._acquire_timeout_s - self._suspect_after_s))
+        except PoolTimeout as exc:  # before psycopg.Error, which it is
+            raise StoreUnavailable(
+                f"no connection to PostgreSQL at {self.location} within {self._acquire_timeout_s:g} s", retry_after_s=1
+            ) from exc
+        except PoolClosed as exc:  # the circuit opened and `watch` closed the pool under this call
+            raise self._circuit.unavailable() from exc
+
+    def _failure(self, conn: AsyncConnection[Any], exc: psycopg.Error) -> StoreError:
+        """The error for a failed statement: StoreUnavailable if it broke the connection (the server may be down)."""
+        if conn.broken:
+            self._circuit.suspect(f"a connection broke: {self._why(exc)}")
+            return StoreUnavailable(self._error(exc), retry_after_s=1)
+        return StoreError(self._error(exc))
 
     # -- the room log (calma.store.base.Store) -----------------------------
 
@@ -239,7 +344,6 @@ class PostgresTransaction:
         return ids
 
     def _translate(self, exc: psycopg.Error) -> StoreError:
-        message = self._store._error(exc)
         if isinstance(exc, psycopg.IntegrityError):
-            return IntegrityViolation(message, unique=isinstance(exc, psycopg.errors.UniqueViolation))
-        return StoreError(message)
+            return IntegrityViolation(self._store._error(exc), unique=isinstance(exc, psycopg.errors.UniqueViolation))
+        return self._store._failure(self._conn, exc)
