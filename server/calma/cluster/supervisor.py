@@ -4,7 +4,11 @@ Children run in their own sessions, so a Ctrl-C reaches only the supervisor,
 which stops them in order. Everything runs in one anyio task group: each child has a task that waits for
 its exit and logs it; Ctrl-C or SIGTERM cancels the group, and the shielded
 clean-up stops the nodes and the embedding worker (SIGTERM, then SIGKILL after
-a grace), then Redis. The nodes run with `--embed-workers`: they share the one
+a grace), then Redis. Redis exiting does not stop the cluster: the supervisor
+starts it again on the same port and data dir (its AOF keeps what it had
+acknowledged), with a growing delay, while the nodes stay up and reconnect; it
+gives up, and stops the cluster, only if Redis keeps dying within
+`REDIS_CRASH_LOOP_S` of starting `REDIS_MAX_QUICK_EXITS` times in a row. The nodes run with `--embed-workers`: they share the one
 model in the `calma embed-worker` process instead of loading one each.
 The ports and pids are written to DATA_DIR/cluster.json for tools and tests.
 """
@@ -22,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from anyio.abc import Process
@@ -32,6 +37,10 @@ log = logging.getLogger("calma.cluster")
 
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
+REDIS_RESTART_DELAY_S = 0.2  # before the first restart; doubled after each quick exit, up to REDIS_RESTART_MAX_DELAY_S
+REDIS_RESTART_MAX_DELAY_S = 5.0
+REDIS_CRASH_LOOP_S = 10.0  # Redis that exits sooner than this after starting counts as a quick exit
+REDIS_MAX_QUICK_EXITS = 5
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,6 +66,7 @@ class Child:
     name: str
     process: Process
     expected_exit: bool = False
+    started_at: float = field(default_factory=time.monotonic)
 
 
 async def _ask(host: str, port: int, request: bytes, answer: bytes) -> bool:
@@ -102,19 +112,66 @@ async def run_cluster(config: ClusterConfig) -> int:
     (data_dir / "redis").mkdir(parents=True, exist_ok=True)
     redis_port = config.redis_port or free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    children: list[Child] = []
+    children: list[Child] = []  # Redis first: the clean-up stops it last
     failed = False
+    state: dict[str, Any] = {}  # DATA_DIR/cluster.json, once everything is up
+    redis_cmd = [
+        redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(data_dir / "redis"),
+        "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
+        "--save", "", "--logfile", str(data_dir / "redis" / "redis.log"),
+    ]  # fmt: skip
 
-    async def watch(child: Child, critical: bool) -> None:
-        nonlocal failed
+    async def watch(child: Child) -> None:
         code = await child.process.wait()
         if child.expected_exit:
             log.info("%s stopped (exit %s)", child.name, code)
             return
         log.error("%s exited unexpectedly with %s", child.name, code)
-        if critical:
-            failed = True
-            tg.cancel_scope.cancel()
+
+    async def start_redis() -> Child:
+        child = Child("redis-server", await anyio.open_process(redis_cmd, stdin=None, stdout=None, stderr=None, start_new_session=True))
+        if children:
+            children[0] = child  # the one the clean-up stops last
+        else:
+            children.append(child)
+        await _wait_until_answers(child, "127.0.0.1", redis_port, b"PING\r\n", b"+PONG")
+        log.info("redis-server on %s (pid %d)", redis_url, child.process.pid)
+        return child
+
+    async def keep_redis_up(child: Child) -> None:
+        """Start Redis again whenever it exits unexpectedly; stop the cluster if it keeps dying at once."""
+        nonlocal failed
+        quick_exits = 0
+        while True:
+            code = await child.process.wait()
+            if child.expected_exit:
+                return
+            quick_exits = quick_exits + 1 if time.monotonic() - child.started_at < REDIS_CRASH_LOOP_S else 1
+            if quick_exits >= REDIS_MAX_QUICK_EXITS:
+                log.error("redis-server exited with %s, %d times in a row within %ss of starting; stopping the cluster",
+                          code, quick_exits, REDIS_CRASH_LOOP_S)
+                failed = True
+                tg.cancel_scope.cancel()
+                return
+            delay = min(REDIS_RESTART_DELAY_S * 2 ** (quick_exits - 1), REDIS_RESTART_MAX_DELAY_S)
+            log.error("redis-server exited unexpectedly with %s; starting it again in %ss (the nodes stay up and reconnect)",
+                      code, delay)
+            await anyio.sleep(delay)
+            try:
+                child = await start_redis()
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                log.error("redis-server did not start again: %s", exc)
+                child = children[0]
+                if child.process.returncode is None:
+                    await _stop(child)
+                    child.expected_exit = False  # counts as a quick exit, not as a stop
+                continue
+            if state:
+                state["redis"]["pid"] = child.process.pid
+                write_state()
+
+    def write_state() -> None:
+        (data_dir / "cluster.json").write_text(json.dumps(state, indent=2))
 
     async def on_signals() -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -126,23 +183,14 @@ async def run_cluster(config: ClusterConfig) -> int:
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(on_signals)
-            redis_cmd = [
-                redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(data_dir / "redis"),
-                "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
-                "--save", "", "--logfile", str(data_dir / "redis" / "redis.log"),
-            ]  # fmt: skip
-            redis_child = Child("redis-server", await anyio.open_process(redis_cmd, stdin=None, stdout=None, stderr=None, start_new_session=True))
-            children.append(redis_child)
-            tg.start_soon(watch, redis_child, True)
-            await _wait_until_answers(redis_child, "127.0.0.1", redis_port, b"PING\r\n", b"+PONG")
-            log.info("redis-server on %s (pid %d)", redis_url, redis_child.process.pid)
+            tg.start_soon(keep_redis_up, await start_redis())
 
             embed_command = [
                 sys.executable, "-m", "calma", "embed-worker", "--redis", redis_url, "--log-level", config.log_level,
             ]  # fmt: skip
             embed_worker = Child("embed-worker", await anyio.open_process(embed_command, stdin=None, stdout=None, stderr=None, start_new_session=True))
             children.append(embed_worker)
-            tg.start_soon(watch, embed_worker, False)  # without it the nodes' embedding calls fail, and say why
+            tg.start_soon(watch, embed_worker)  # without it the nodes' embedding calls fail, and say why
             log.info("embed-worker started (pid %d)", embed_worker.process.pid)
 
             backends = []
@@ -159,7 +207,7 @@ async def run_cluster(config: ClusterConfig) -> int:
                 node = Child(f"node {index} (port {port})", await anyio.open_process(command, stdin=None, stdout=None, stderr=None, start_new_session=True))
                 children.append(node)
                 nodes.append(node)
-                tg.start_soon(watch, node, False)  # the router fails over to the other nodes
+                tg.start_soon(watch, node)  # the router fails over to the other nodes
                 backends.append(Backend("127.0.0.1", port))
             for node, backend in zip(nodes, backends, strict=True):
                 await _wait_until_answers(
@@ -174,7 +222,7 @@ async def run_cluster(config: ClusterConfig) -> int:
             state = {
                 "router": f"http://{config.host}:{config.port}",
                 "supervisor_pid": os.getpid(),
-                "redis": {"url": redis_url, "pid": redis_child.process.pid},
+                "redis": {"url": redis_url, "pid": children[0].process.pid},
                 "embed_worker": {"pid": embed_worker.process.pid},
                 "nodes": [
                     {"url": f"http://{b.host}:{b.port}", "port": b.port, "pid": c.process.pid}
@@ -182,7 +230,7 @@ async def run_cluster(config: ClusterConfig) -> int:
                 ],
                 "database": "postgresql" if config.database else str(data_dir / "calma.sqlite3"),
             }
-            (data_dir / "cluster.json").write_text(json.dumps(state, indent=2))
+            write_state()
             print(
                 f"calma cluster: {config.nodes} nodes behind http://{config.host}:{config.port} (Redis {redis_url}); "
                 "Ctrl-C stops everything",
