@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pycrdt
 import pytest
 from websockets.asyncio.client import connect
 
@@ -120,6 +121,22 @@ async def test_a_hostile_state_vector_is_refused(server: ServerProcess) -> None:
     frame = bytes([0, 0]) + lib0.var_uint(len(state_vector)) + state_vector
     code, reason = await send_and_get_closed(server, "sandbox", frame)
     assert code == 4400 and "state vector" in reason
+
+
+async def test_an_update_yrs_cannot_integrate_is_refused_before_it_is_stored(server: ServerProcess) -> None:
+    honest = pycrdt.Doc(client_id=5)
+    async with connect_doc(server.room_url("sandbox"), honest) as writer:
+        honest.get("cards", type=pycrdt.Map)["k"] = 1  # item (5, 0): a plain value, not a shared type
+        add_label(writer.doc, "before")
+        async with connect_doc(server.room_url("sandbox")) as reader:
+            await reader.wait_for(lambda doc: "before" in label_texts(doc))
+    # Decodes fine, but its parent (5, 0) is not a shared type: once stored it would break every load.
+    attack = lib0.update_frame(lib0.any_under_item((5, 0), lib0.encode_any("boom")))
+    code, reason = await send_and_get_closed(server, "sandbox", attack)
+    assert code == 4400 and "does not apply" in reason
+    await assert_still_serving(server, "sandbox", "after the attack")
+    async with connect_doc(server.room_url("sandbox")) as late:
+        assert {"before", "after the attack"} <= set(label_texts(late.doc))
 
 
 @pytest.fixture

@@ -124,3 +124,11 @@ def nested_maps(depth: int, *, client: int = 77, root: str = "cards", key: str =
         parent = var_uint(client) + var_uint(clock - 1)
         structs += bytes([CONTENT_TYPE | HAS_PARENT_SUB]) + var_uint(0) + parent + var_string(key) + var_uint(1)
     return var_uint(1) + var_uint(depth) + var_uint(client) + var_uint(0) + bytes(structs) + var_uint(0)
+
+
+def any_under_item(parent: tuple[int, int], value: bytes, *, key: str = "x", client: int = 4243) -> bytes:
+    """An update setting `key` inside the item `parent` (client, clock) to one encoded Any value: valid
+    lib0, but Yrs refuses to integrate it when that item is not a shared type."""
+    parent_id = var_uint(parent[0]) + var_uint(parent[1])
+    struct_bytes = bytes([CONTENT_ANY | HAS_PARENT_SUB]) + var_uint(0) + parent_id + var_string(key) + var_uint(1) + value
+    return var_uint(1) + var_uint(1) + var_uint(client) + var_uint(0) + struct_bytes + var_uint(0)

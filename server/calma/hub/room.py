@@ -124,8 +124,8 @@ class Room:
                 self.doc.apply_update(record.snapshot)
             if record.updates:
                 self.doc.apply_update(pycrdt.merge_updates(*(u for _, u in record.updates)))
-        except ValueError as exc:
-            raise StoreError(f"room {self.name!r} holds an update that does not decode: {exc}") from exc
+        except Exception as exc:  # ValueError or RuntimeError from Yrs
+            raise StoreError(f"room {self.name!r} holds an update that does not apply: {exc}") from exc
         self.snapshot_upto = record.snapshot_upto
         self.last_applied_id = record.last_id
         self.byte_size = record.byte_size
@@ -239,11 +239,23 @@ class Room:
                 f"update would make the document exceed {self._limits.max_document_bytes} bytes",
             )
         if self._guard is None:
+            self._trial_apply(update)
             await self._store_update(update, connection)
             return
         async with self._guard_lock:  # the guard sees every update accepted before this one
             await self._guard.check(self, connection, update)
             await self._store_update(update, connection)
+
+    def _trial_apply(self, update: bytes) -> None:
+        """Apply the update to a copy of the document first: Yrs refuses some updates that decode (a parent
+        that is not a shared type, say) only while integrating them, and such an update, once stored, would
+        break the room at every load. (A room's guard applies updates to a copy itself.)"""
+        copy = pycrdt.Doc()
+        copy.apply_update(self.doc.get_update())
+        try:
+            copy.apply_update(update)
+        except Exception as exc:  # Yrs reports integration failures as ValueError or RuntimeError
+            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not apply to this document: {exc}") from exc
 
     async def _store_update(self, update: bytes, connection: Connection) -> None:
         try:
@@ -277,7 +289,7 @@ class Room:
         """The log delivers a durable update, in log order: apply it, then relay it."""
         try:
             self.doc.apply_update(update)
-        except ValueError as exc:
+        except Exception as exc:  # ValueError or RuntimeError from Yrs: the document can no longer be trusted
             self._break(exc)
             return
         self.last_applied_id = update_id
