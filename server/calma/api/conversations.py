@@ -73,12 +73,11 @@ async def get_conversation(call: Call) -> Response:
         policy.manages_study(principal, study) or principal.participant_id == conversation.participant_id
     ):
         raise not_found("the conversation")
-    messages = await store.messages_of(conversation.id)
+    messages = [schemas.ChatMessage.of(m) for m in await store.messages_of(conversation.id)]
+    if not policy.manages_study(principal, study):  # where the model runs (a URL) is the facilitator's to know
+        messages = [m.model_copy(update={"endpoint": None}) for m in messages]
     return json_reply(
-        schemas.ConversationDetail(
-            conversation=schemas.Conversation.of(conversation),
-            messages=[schemas.ChatMessage.of(m) for m in messages],
-        )
+        schemas.ConversationDetail(conversation=schemas.Conversation.of(conversation), messages=messages)
     )
 
 

@@ -3,7 +3,8 @@
 A backend turns a `GenerationRequest` (system prompt, the turns so far,
 sampling settings) into text pieces, handed to `emit` as they arrive, and
 returns when the reply is done. It raises `BackendError` when the server
-fails; cancellation (the caller's cancel scope) stops the generation and
+fails (`RequestRejected` when the server refused this request as it is, which
+no other endpoint would take either); cancellation (the caller's cancel scope) stops the generation and
 frees what it holds before `generate` returns.
 """
 
@@ -58,7 +59,23 @@ Emit = Callable[[str], Awaitable[None]]
 
 
 class BackendError(Exception):
-    """The model server failed (unreachable, an error status, a broken stream); the message says how."""
+    """The model server failed (unreachable, an error status, a broken stream); the message says how.
+
+    The message is for logs and facilitators and may name the endpoint (a URL); `public` is what a
+    participant is shown, and never names one.
+    """
+
+    def __init__(self, message: str, *, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public if public is not None else message
+
+
+class RequestRejected(BackendError):
+    """The server refused the request itself (an HTTP 4xx such as a prompt beyond its context): not retried."""
+
+
+class PromptTooLong(RequestRejected):
+    """The prompt and the reply's tokens do not fit the model's context or the server's budget (found before queueing)."""
 
 
 class Backend(Protocol):
@@ -75,6 +92,16 @@ class Backend(Protocol):
 
     async def check_health(self) -> None:
         """Return if the endpoint can serve; raise BackendError saying why not."""
+        ...
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The model's context length on this endpoint (prompt and reply together), if known."""
+        ...
+
+    async def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        """The prompt's tokens as this endpoint will see them: counted by the model's tokenizer where the
+        backend has it, else a conservative (high) estimate."""
         ...
 
     async def aclose(self) -> None:

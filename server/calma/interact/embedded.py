@@ -10,7 +10,10 @@ that carries a chat template (any instruction-tuned model, `--model PATH`) is
 prompted through that template instead.
 
 One `Llama` object generates one reply at a time, in a worker thread; the
-pool gives each instance a cap of one. The model loads on first use.
+pool gives each instance a cap of one. The model loads on first use. Prompts
+are counted before they are queued with the model's own tokenizer, from a
+second, vocabulary-only copy (no weights, no context), so counting never
+waits for a reply being generated.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from calma.interact.backend import BackendError, Emit, GenerationRequest, GenerationStats, Speaker
+from calma.interact.backend import BackendError, Emit, GenerationRequest, GenerationStats, PromptTooLong, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,10 @@ GEMMA_NOTICE = "Gemma is provided under and subject to the Gemma Terms of Use fo
 USER_TAG = "User:"
 ASSISTANT_TAG = "Assistant:"
 DIALOGUE_STOPS = ("\nUser:", "\nAssistant:", "\n\n\n", "<end_of_turn>")
+TEMPLATE_TOKENS_PER_MESSAGE = 8  # a chat template's markers around each message (counted generously)
+
+
+CONVERSATION_TOO_LONG = "this conversation has grown too long for the model; start a new conversation"
 
 
 def default_cache_dir() -> Path:
@@ -114,6 +121,8 @@ class LlamaCppBackend:
         self._llama: Any = None
         self._has_template = False
         self._load_lock = anyio.Lock()
+        self._vocab: Any = None  # a vocabulary-only copy, for counting prompts
+        self._vocab_lock = anyio.Lock()
         self.label = f"embedded:{name}#{instance}"
 
     @property
@@ -135,6 +144,36 @@ class LlamaCppBackend:
         if not path.is_file():
             raise BackendError(f"no model file at {path}")
         self._model_path = path
+
+    @property
+    def context_tokens(self) -> int:
+        return self._n_ctx
+
+    async def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        """The prompt's tokens, by the model's tokenizer (a chat template's markers counted generously)."""
+        async with self._vocab_lock:  # also serializes tokenizing on the one vocabulary copy
+            if self._vocab is None:
+                self._vocab = await anyio.to_thread.run_sync(self._load_vocab)
+            return await anyio.to_thread.run_sync(self._count, self._vocab, request)
+
+    def _load_vocab(self) -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise BackendError("llama-cpp-python is not installed (scripts/setup.sh builds it)") from exc
+        path = self._model_path or packaged_gguf(self._cache_dir)
+        try:
+            return Llama(model_path=str(path), vocab_only=True, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp could not read the vocabulary of {path}: {exc}") from exc
+
+    @staticmethod
+    def _count(vocab: Any, request: GenerationRequest) -> int:
+        if vocab.metadata.get("tokenizer.chat_template"):
+            messages = chat_messages(request)
+            return sum(len(vocab.tokenize(m["content"].encode("utf-8"), add_bos=False, special=False))
+                       + TEMPLATE_TOKENS_PER_MESSAGE for m in messages) + TEMPLATE_TOKENS_PER_MESSAGE
+        return len(vocab.tokenize(dialogue_prompt(request).encode("utf-8"), add_bos=True, special=False))
 
     async def _loaded(self) -> Any:
         async with self._load_lock:
@@ -186,6 +225,8 @@ class LlamaCppBackend:
             error = outcome["error"]
             if isinstance(error, BackendError):
                 raise error
+            if isinstance(error, ValueError) and "context window" in str(error):  # counted before, so rare
+                raise PromptTooLong(f"llama.cpp: {error}", public=CONVERSATION_TOO_LONG) from error
             raise BackendError(f"llama.cpp failed: {error}") from error
         return outcome["stats"]
 
@@ -236,5 +277,7 @@ class LlamaCppBackend:
 
     async def aclose(self) -> None:
         llama, self._llama = self._llama, None
-        if llama is not None:
-            await anyio.to_thread.run_sync(llama.close)
+        vocab, self._vocab = self._vocab, None
+        for loaded in (llama, vocab):
+            if loaded is not None:
+                await anyio.to_thread.run_sync(loaded.close)

@@ -13,12 +13,17 @@ any GGUF; `--llm-config FILE.toml` lists models and their endpoints
     url = "http://gpu-0:8000/v1"
     max_concurrent = 32
     api_key_env = "VLLM_API_KEY"    # optional: the key is read from this variable
+    # n_ctx = 8192                  # optional: the context length (vLLM says it itself)
 
     [[models]]
     name = "gemma-3-270m"
     kind = "embedded"
     path = "/models/other.gguf"     # optional: the packaged model by default
     instances = 1
+
+    [pool]                          # optional: the pool's timeouts and the token budget
+    max_reply_tokens = 1024         # the most tokens any reply may generate (a study asking more gets this)
+    max_prompt_tokens = 8192        # the most tokens a prompt (system prompt and conversation) may hold
 """
 
 from __future__ import annotations
@@ -36,6 +41,13 @@ from calma.interact.slots import Slots
 
 DEFAULT_MODEL = "gemma-3-270m"
 KINDS = ("embedded", "openai")
+INTEGER_POOL_SETTINGS = {  # name: (lowest, highest)
+    "max_attempts": (1, 10),
+    "max_reply_tokens": (1, 131_072),
+    "max_prompt_tokens": (16, 1_048_576),
+    "max_waiting_per_participant": (1, 1000),
+    "max_waiting": (1, 1_000_000),
+}
 
 
 class LLMConfigError(ValueError):
@@ -56,7 +68,7 @@ class ModelConfig:
     path: Path | None = None  # embedded: the GGUF (None: the packaged stand-in)
     instances: int = 1  # embedded: model copies in memory, each generating one reply at a time
     n_threads: int | None = None
-    n_ctx: int = 2048
+    n_ctx: int | None = 2048  # openai: None unless configured (the server may say)
     served_model: str | None = None  # openai: the model name on the server (default: `name`)
     endpoints: tuple[EndpointConfig, ...] = ()
 
@@ -109,11 +121,11 @@ def load_llm_config(path: Path, environ: dict[str, str] | None = None) -> LLMSet
 def _pool(raw: Any, where: str) -> PoolSettings:
     values = _only(raw, set(PoolSettings.__dataclass_fields__), where)
     for key, value in values.items():
-        if key == "max_attempts":
-            _int(values, key, 3, where, 1, 10)
+        if key in INTEGER_POOL_SETTINGS:
+            _int(values, key, 0, where, *INTEGER_POOL_SETTINGS[key])
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86_400:
             raise LLMConfigError(f"{where}: {key} must be a number of seconds above 0 and at most 86400")
-    return PoolSettings(**{k: (v if k == "max_attempts" else float(v)) for k, v in values.items()})
+    return PoolSettings(**{k: (v if k in INTEGER_POOL_SETTINGS else float(v)) for k, v in values.items()})
 
 
 def _model(raw: Any, where: str, env: dict[str, str]) -> ModelConfig:
@@ -148,7 +160,9 @@ def _model(raw: Any, where: str, env: dict[str, str]) -> ModelConfig:
             raise LLMConfigError(f"{at}: the environment variable {key_env} (its API key) is not set")
         parsed.append(EndpointConfig(url=url, max_concurrent=_int(endpoint, "max_concurrent", 4, at, 1, 1024),
                                      api_key=env[key_env] if key_env else None))
-    return ModelConfig(name=name, kind=kind, served_model=raw.get("served_model") or name, endpoints=tuple(parsed))
+    n_ctx = _int(raw, "n_ctx", 2048, where, 128, 1_048_576) if "n_ctx" in raw else None
+    return ModelConfig(name=name, kind=kind, served_model=raw.get("served_model") or name, endpoints=tuple(parsed),
+                       n_ctx=n_ctx)
 
 
 def _only(raw: Any, allowed: set[str], where: str) -> dict[str, Any]:
@@ -173,7 +187,7 @@ def build_pool(llm: LLMSettings, *, shared_slots: Slots | None = None, cache_dir
     for model in llm.models:
         if model.kind == "embedded":
             for instance in range(model.instances):
-                backend = LlamaCppBackend(model.path, name=model.name, instance=instance, n_ctx=model.n_ctx,
+                backend = LlamaCppBackend(model.path, name=model.name, instance=instance, n_ctx=model.n_ctx or 2048,
                                           n_threads=model.n_threads, cache_dir=cache_dir)
                 endpoints.append(PoolEndpoint(model.name, backend, max_concurrent=1))
         else:
@@ -182,6 +196,7 @@ def build_pool(llm: LLMSettings, *, shared_slots: Slots | None = None, cache_dir
                     endpoint.url, model.served_model or model.name, api_key=endpoint.api_key,
                     # the pool's own timeouts decide; httpx's read timeout only catches a server gone silent
                     read_timeout_s=max(llm.pool.first_token_timeout_s, llm.pool.idle_timeout_s) + 5.0,
+                    context_tokens=model.n_ctx,
                 )
                 endpoints.append(PoolEndpoint(model.name, remote, max_concurrent=endpoint.max_concurrent, shared=True))
     return ModelPool(endpoints, settings=llm.pool, shared_slots=shared_slots)

@@ -10,21 +10,40 @@ hub nodes.
 
 A failure before any text was shown is retried on another endpoint; once
 text has been shown it is not (a retry would repeat it), and the caller
-keeps what arrived. A generation that produces no token for
-`first_token_timeout_s` (then `idle_timeout_s` between tokens) fails.
+keeps what arrived. A request the server refused as it is (`RequestRejected`,
+e.g. a prompt beyond the context) is not retried either. A generation that
+produces no token for `first_token_timeout_s` (then `idle_timeout_s` between
+tokens) fails.
+
+The token budget holds for every caller (chat, A/B trials, the judge): a
+reply generates at most `max_reply_tokens`, and `check_prompt` refuses,
+before anything is queued, a prompt over `max_prompt_tokens` or one that with
+its reply would not fit the model's context. One participant may have at most
+`max_waiting_per_participant` generations waiting or running on this node,
+and a model's line holds at most `max_waiting`: beyond them `Busy` is raised
+at once rather than queueing.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 from anyio.abc import TaskStatus
 
-from calma.interact.backend import Backend, BackendError, Emit, GenerationRequest, GenerationStats
+from calma.interact.backend import (
+    Backend,
+    BackendError,
+    Emit,
+    GenerationRequest,
+    GenerationStats,
+    PromptTooLong,
+    RequestRejected,
+)
 from calma.interact.fair_queue import FairQueue, Waiter
 from calma.interact.slots import LocalSlots, Slots
 
@@ -40,6 +59,10 @@ class PoolSettings:
     idle_timeout_s: float = 60.0
     max_queue_wait_s: float = 900.0
     max_attempts: int = 3
+    max_reply_tokens: int = 1024
+    max_prompt_tokens: int = 8192
+    max_waiting_per_participant: int = 4
+    max_waiting: int = 500
 
 
 @dataclass(eq=False)
@@ -75,6 +98,10 @@ class PartialReply(BackendError):
     """The endpoint failed after text was shown; what was shown stays, and it is not retried."""
 
 
+class Busy(RequestRejected):
+    """Refused before queueing: the participant has as many generations waiting as they may, or the line is full."""
+
+
 @dataclass
 class ModelStatus:
     model: str
@@ -96,6 +123,7 @@ class ModelPool:
         self._shared_slots: Slots = shared_slots or self._local_slots
         self._kicked: anyio.Event | None = None  # made by `run`, in the event loop
         self._running = False
+        self._generating: Counter[str] = Counter()  # participant → generations waiting or running here
 
     @property
     def models(self) -> list[str]:
@@ -103,6 +131,53 @@ class ModelPool:
 
     def endpoints_of(self, model: str) -> list[PoolEndpoint]:
         return list(self._endpoints.get(model, ()))
+
+    # -- the token budget and the caps on waiting -----------------------------------------------
+
+    def budgeted(self, request: GenerationRequest) -> GenerationRequest:
+        """The request with its reply held to `max_reply_tokens`."""
+        if request.sampling.max_tokens <= self.settings.max_reply_tokens:
+            return request
+        return replace(request, sampling=replace(request.sampling, max_tokens=self.settings.max_reply_tokens))
+
+    def context_tokens(self, model: str) -> int | None:
+        """The smallest context length known among the model's endpoints (a reply may land on any)."""
+        known = [c for e in self._endpoints.get(model, ()) if (c := e.backend.context_tokens) is not None]
+        return min(known) if known else None
+
+    async def check_prompt(self, model: str, request: GenerationRequest) -> int:
+        """The prompt's tokens, if it and its reply fit the budget and the context; else PromptTooLong."""
+        endpoints = self._endpoints.get(model)
+        if not endpoints:
+            raise BackendError(f"the model {model!r} is not configured on this server")
+        request = self.budgeted(request)
+        tokens = await endpoints[0].backend.count_prompt_tokens(request)
+        reply = request.sampling.max_tokens
+        context = self.context_tokens(model)
+        if tokens > self.settings.max_prompt_tokens:
+            limit, why = self.settings.max_prompt_tokens, "this server's limit per request"
+        elif context is not None and tokens + reply > context:
+            limit, why = context - reply, f"what fits {model}'s context of {context} tokens with a reply of up to {reply}"
+        else:
+            return tokens
+        if limit <= 0:
+            raise PromptTooLong(f"{model}: a reply of {reply} tokens leaves no room for a prompt in {context}",
+                                public=f"{model} cannot answer with this study's reply length; tell your facilitator")
+        message = (f"this conversation is about {tokens:,} tokens, over {why} ({max(limit, 0):,}); "
+                   "start a new conversation, or send a shorter message")
+        raise PromptTooLong(message, public=message)
+
+    def check_room(self, model: str, participant: str) -> None:
+        """Raise Busy if another generation for `participant` (or on `model`) may not be queued now."""
+        settings = self.settings
+        if self._generating[participant] >= settings.max_waiting_per_participant:
+            message = (f"you already have {settings.max_waiting_per_participant} requests waiting for or using "
+                       "the model; wait for one to finish")
+            raise Busy(message, public=message)
+        queue = self._queues.get(model)
+        if queue is not None and len(queue) >= settings.max_waiting:
+            message = f"the model {model} has {settings.max_waiting} requests waiting; try again in a few minutes"
+            raise Busy(message, public=message)
 
     def status(self) -> list[ModelStatus]:
         return [
@@ -162,7 +237,8 @@ class ModelPool:
             reasons = "; ".join(e.last_error or "unhealthy" for e in endpoints)
             for waiter in list(queue.in_order()):
                 queue.remove(waiter)
-                waiter.failure = BackendError(f"the model {model} is unavailable: {reasons}")
+                waiter.failure = BackendError(f"the model {model} is unavailable: {reasons}",
+                                              public=f"the model {model} is unavailable right now")
                 waiter.ready.set()
             return
         for waiter in list(queue.in_order()):
@@ -268,6 +344,18 @@ class ModelPool:
                        on_start: Callable[[PoolEndpoint], None] = lambda _: None,
                        on_end: Callable[[PoolEndpoint], None] = lambda _: None) -> GenerationStats:
         """Generate one reply on `model`, fairly queued, retried on another endpoint if nothing was shown yet."""
+        self.check_room(model, participant)
+        self._generating[participant] += 1
+        try:
+            return await self._generate(model, participant, self.budgeted(request), emit, on_position, on_start, on_end)
+        finally:
+            self._generating[participant] -= 1
+            if self._generating[participant] <= 0:
+                del self._generating[participant]
+
+    async def _generate(self, model: str, participant: str, request: GenerationRequest, emit: Emit,
+                        on_position: Callable[[int], None], on_start: Callable[[PoolEndpoint], None],
+                        on_end: Callable[[PoolEndpoint], None]) -> GenerationStats:
         shown = 0
         tried: set[str] = set()
         last: BackendError | None = None
@@ -290,6 +378,12 @@ class ModelPool:
                         on_end(endpoint)  # while the slot is still held: the generation's true end
                     if deadline.scope.cancelled_caught:
                         raise BackendError(deadline.explain())
+                except RequestRejected as exc:  # the request's fault: another endpoint would refuse it too
+                    log.warning("the model's server refused a request", extra={
+                        "endpoint": endpoint.backend.label, "error": str(exc), "shown_chars": shown})
+                    if shown:
+                        raise PartialReply(str(exc), public=exc.public) from exc
+                    raise
                 except BackendError as exc:
                     endpoint.last_error = str(exc)
                     if endpoint.recheck is not None:
@@ -297,7 +391,7 @@ class ModelPool:
                     log.warning("generation failed", extra={"endpoint": endpoint.backend.label, "error": str(exc),
                                                             "shown_chars": shown, "attempt": attempt + 1})
                     if shown:
-                        raise PartialReply(str(exc)) from exc
+                        raise PartialReply(str(exc), public=exc.public) from exc
                     tried.add(endpoint.key)
                     last = exc
                     continue

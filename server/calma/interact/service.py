@@ -10,7 +10,15 @@ shutdown ends the reply with what was shown, marked incomplete.
 
 Frames go to the connection that asked (`ReplySink`); the limits of the
 study's `InteractSettings` are checked here, each refusal with a message a
-participant can act on.
+participant can act on. Before anything is stored, the prompt the model would
+get (system prompt, conversation, new message) is counted against the pool's
+token budget and the model's context, and the pool must have room for the
+participant's request. Participants are shown `BackendError.public`, which
+never names an endpoint.
+
+With `--redis`, replies in flight are registered under this node's lease
+(`NodeLeases`), and a node whose lease lapsed has its replies marked
+interrupted by the others.
 """
 
 from __future__ import annotations
@@ -27,23 +35,26 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from calma.interact import metrics
-from calma.interact.backend import BackendError, GenerationRequest, Sampling, Speaker
+from calma.interact.backend import BackendError, GenerationRequest, PromptTooLong, Sampling, Speaker, Turn
 from calma.interact.conversations import (
     Conversation,
     ConversationStore,
     Message,
     ReplyProgress,
     ReplyStatus,
+    UNFINISHED,
     current_messages,
     dialogue,
 )
-from calma.interact.pool import ModelPool, PartialReply, PoolEndpoint
+from calma.interact.node_leases import NodeLeases
+from calma.interact.pool import Busy, ModelPool, PartialReply, PoolEndpoint
 from calma.studies.model import InteractSettings, Stage, Study, new_id
 from calma.studies.store import StudyStore
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 300
+NODE_LOST = "the server writing this reply stopped before it ended"
 
 
 class ChatRefused(Exception):
@@ -130,7 +141,7 @@ class InteractService:
 
     def __init__(self, pool: ModelPool, conversations: ConversationStore, studies: StudyStore, *,
                  gate: InteractGate | None = None, flush_interval_s: float = 0.1,
-                 stand_in_models: frozenset[str] = frozenset()) -> None:
+                 stand_in_models: frozenset[str] = frozenset(), leases: NodeLeases | None = None) -> None:
         self.pool = pool
         self.gate = gate
         self.conversations = conversations
@@ -138,6 +149,7 @@ class InteractService:
         self.flush_interval_s = flush_interval_s
         self.stand_in_models = stand_in_models
         self.turns = TurnLimiter()
+        self.leases = leases
         self._active: dict[str, ActiveReply] = {}  # reply id → reply in flight
         self._pending: dict[str, str] = {}  # conversation id → participant, while a request is being stored
         self._tg: TaskGroup | None = None
@@ -145,12 +157,27 @@ class InteractService:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Host replies until cancelled (a shutdown: replies in flight end as interrupted)."""
         async with anyio.create_task_group() as tg:
+            if self.leases is not None:
+                await tg.start(self.leases.run, self.interrupt_lost)
             self._tg = tg
             task_status.started()
             try:
                 await anyio.sleep_forever()
             finally:
                 self._tg = None
+
+    async def interrupt_lost(self, reply_ids: list[str]) -> None:
+        """Replies a dead node was writing: those still queued or streaming end as interrupted, text kept."""
+        for reply_id in reply_ids:
+            message = await self.conversations.message(reply_id)
+            if message is None or message.status not in UNFINISHED:
+                continue
+            await self.conversations.update_reply(reply_id, ReplyProgress(
+                content=message.content, status=ReplyStatus.INTERRUPTED, endpoint=message.endpoint,
+                started_at=message.started_at, first_token_at=message.first_token_at, finished_at=time.time(),
+                completion_tokens=message.completion_tokens, error=NODE_LOST,
+            ))
+            metrics.REPLIES.labels(model=message.model or "", status=ReplyStatus.INTERRUPTED.value).inc()
 
     # -- what a study offers ---------------------------------------------------------------
 
@@ -201,6 +228,8 @@ class InteractService:
                 f"{settings.max_prompt_chars:,} per message. Shorten it and send again.",
             )
         with self._reserved(conversation, chatter, settings):
+            history = dialogue(await self.conversations.messages_of(conversation.id))
+            await self._check_prompt(conversation, study, history + (Turn(Speaker.USER, text),))
             now = time.time()
             user = await self.conversations.append_message(
                 Message(new_id(), conversation.id, 0, Speaker.USER, text, ReplyStatus.COMPLETE, now)
@@ -218,6 +247,8 @@ class InteractService:
             last = current[-1]
             replaces = last.id if last.role is Speaker.ASSISTANT else None
             self.turns.check(chatter.participant, study.content.interact.turns_per_minute)
+            kept = [m for m in await self.conversations.messages_of(conversation.id) if m.id != replaces]
+            await self._check_prompt(conversation, study, dialogue(kept))
             return await self._queue_reply(conversation, study, chatter, sink, replaces=replaces)
 
     def stop(self, chatter: Chatter, reply_id: str) -> bool:
@@ -256,6 +287,18 @@ class InteractService:
         finally:
             del self._pending[conversation.id]
 
+    async def _check_prompt(self, conversation: Conversation, study: Study, turns: tuple[Turn, ...]) -> None:
+        """Refuse, before anything is stored or queued, a prompt beyond the budget or a pool with no room."""
+        request = GenerationRequest(study.content.deployment_context.system_prompt, turns, _sampling(study))
+        try:
+            self.pool.check_room(conversation.model, conversation.participant_id)
+            await self.pool.check_prompt(conversation.model, request)
+        except (PromptTooLong, Busy) as exc:
+            raise ChatRefused("limit", exc.public) from exc
+        except BackendError as exc:
+            log.warning("a prompt could not be counted", extra={"model": conversation.model, "error": str(exc)})
+            raise ChatRefused("unavailable", f"{exc.public}; try again in a moment") from exc
+
     async def _check_open(self, study: Study, chatter: Chatter) -> None:
         if Stage.INTERACT not in study.content.stage_order:
             raise ChatRefused("conflict", "this study has no Interact stage")
@@ -288,14 +331,20 @@ class InteractService:
                            *, replaces: str | None) -> Message:
         if self._tg is None:
             raise ChatRefused("unavailable", "the server is shutting down; try again in a moment")
-        settings = study.content.interact
-        sampling = Sampling(temperature=settings.temperature, top_p=settings.top_p, max_tokens=settings.max_tokens)
+        sampling = self.pool.budgeted(GenerationRequest("", (), _sampling(study))).sampling  # as it will run
         system_prompt = study.content.deployment_context.system_prompt
-        reply = await self.conversations.append_message(
-            Message(new_id(), conversation.id, 0, Speaker.ASSISTANT, "", ReplyStatus.QUEUED, time.time(),
-                    replaces=replaces, model=conversation.model, system_prompt=system_prompt,
-                    sampling=sampling.as_dict())
-        )
+        queued = Message(new_id(), conversation.id, 0, Speaker.ASSISTANT, "", ReplyStatus.QUEUED, time.time(),
+                         replaces=replaces, model=conversation.model, system_prompt=system_prompt,
+                         sampling=sampling.as_dict())
+        if self.leases is not None:
+            await self.leases.add(queued.id)  # before it is stored: a crash in between leaves nothing unswept
+        try:
+            reply = await self.conversations.append_message(queued)
+        except BaseException:
+            if self.leases is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.leases.remove(queued.id)
+            raise
         messages = await self.conversations.messages_of(conversation.id)
         request = GenerationRequest(system_prompt, dialogue(messages), sampling)
         active = ActiveReply(reply, conversation, chatter, sink)
@@ -321,6 +370,9 @@ class InteractService:
         finally:
             metrics.IN_FLIGHT.dec()
             self._active.pop(active.reply.id, None)
+            if self.leases is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.leases.remove(active.reply.id)
 
 
 class ReplyWriter:
@@ -365,11 +417,11 @@ class ReplyWriter:
                         self.tokens = stats.completion_tokens  # the backend's count, not the pieces shown
                     except PartialReply as exc:
                         status, error = ReplyStatus.FAILED, _clip(
-                            f"the model's server failed mid-reply ({exc}); the text so far is kept. "
+                            f"the model's server failed mid-reply ({exc.public}); the text so far is kept. "
                             "Press Regenerate to try again."
                         )
-                    except BackendError as exc:
-                        status, error = ReplyStatus.FAILED, _clip(f"{exc}. Press Regenerate to try again.")
+                    except BackendError as exc:  # the detail (which may name the endpoint) is in the pool's log
+                        status, error = ReplyStatus.FAILED, _clip(f"{exc.public}. Press Regenerate to try again.")
                 if active.scope.cancelled_caught:
                     status = ReplyStatus.STOPPED
                     error = "stopped" if active.stopped_by == "stop" else "the participant left"
@@ -454,6 +506,11 @@ class ReplyWriter:
             "ttft_ms": None if self.first_token_at is None or self.started_at is None
             else int((self.first_token_at - self.started_at) * 1000),
         })
+
+
+def _sampling(study: Study) -> Sampling:
+    settings = study.content.interact
+    return Sampling(temperature=settings.temperature, top_p=settings.top_p, max_tokens=settings.max_tokens)
 
 
 def _clip(text: str) -> str:
