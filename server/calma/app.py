@@ -51,6 +51,9 @@ from calma.hub.rooms import RoomManager
 from calma.interact.embedded import GEMMA_NOTICE, packaged_gemma_terms
 from calma.interact.models import build_pool
 from calma.interact.service import InteractService
+from calma.interact.node_leases import NodeLeases
+from calma.edge.caps import ConnectionCaps
+from starlette.middleware import Middleware
 from calma.reflect.service import ReflectService
 from calma.reflect.structural import StructuralDetector
 from calma.store.embeddings_sql import SQLEmbeddingCache
@@ -116,6 +119,8 @@ async def start_interact(settings: Settings, store: Store, access: Access, tg: T
     service = InteractService(
         pool, conversations, access.studies, gate=StageGate(access.familiarize), flush_interval_s=settings.chat_flush_interval_s,
         stand_in_models=frozenset(m.name for m in settings.llm.models if m.stand_in),
+        # Many nodes: replies in flight are registered under this node's lease; a dead node's are swept promptly.
+        leases=NodeLeases(settings.redis_url) if settings.redis_url else None,
     )
     await tg.start(service.run)
     return service
@@ -225,7 +230,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 await tg.start(canvas.run)
                 discuss = DiscussService(SQLDiscussStore(the_store), access.studies, lambda: rooms, lambda: canvas,
                                          lambda: interact.conversations, lambda: reflect, embedder)
-                ab = ABService(SQLABStore(the_store), lambda: interact.pool)
+                ab = ABService(SQLABStore(the_store), lambda: interact.pool,
+                               max_trials_per_participant=settings.max_ab_trials_per_participant)
                 services = Services(the_store, rooms, interact, reflect, canvas, discuss, ab,
                                     redis=room_log if isinstance(room_log, RedisLog) else None)
                 log.info("calma hub ready", extra={"version": __version__, "database": database})
@@ -275,8 +281,11 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 await redis.check()
             except StoreError:  # this node cannot relay updates to the others: out of the load balancer's rotation
                 return JSONResponse({"status": "degraded", "version": __version__, "redis": "unreachable"}, status_code=503)
+        # Anyone may ask: how many endpoints are healthy, never where they are (facilitators see that in the log).
         models = [
-            {"model": m.model, "waiting": m.waiting, "endpoints": m.endpoints} for m in running().interact.pool.status()
+            {"model": m.model, "waiting": m.waiting, "endpoints": len(m.endpoints),
+             "healthy": sum(1 for e in m.endpoints if e["healthy"] is not False)}
+            for m in running().interact.pool.status()
         ]
         return JSONResponse({"status": "ok", "version": __version__, "rooms": len(running().rooms), "models": models})
 
@@ -327,7 +336,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
     else:
         log.warning("client not built; serving a notice at /", extra={"static_dir": str(static_dir)})
         routes.append(Route("/", client_missing))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # Websocket connections per client address and in all, capped before any route (calma.edge.caps).
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(ConnectionCaps, settings.connection_caps)])
     app.add_middleware(SecurityHeaders)  # CSP, no framing, no sniffing, no referrer: every HTTP response
     app.state.drain = drain
     return app

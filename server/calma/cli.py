@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from calma.config import RoomLimits, Settings
+from calma.edge.caps import CapSettings
+from calma.edge.slow_clients import ReadDeadlines, deadline_protocol
 
 DATABASE_HELP = "store of record: sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: DATA_DIR/calma.sqlite3)"
 
@@ -83,6 +85,10 @@ def _serve(args: argparse.Namespace) -> int:
         redis_url=args.redis,
         embed_workers=args.embed_workers,
         llm=llm,
+        connection_caps=CapSettings(per_address=args.max_websockets_per_address, total=args.max_websockets),
+        read_deadlines=ReadDeadlines(header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout),
+        max_ab_trials_per_participant=args.max_ab_trials_per_participant,
+        max_canvas_labels_per_participant=args.max_labels_per_participant,
         sign_in_free_failures=args.sign_in_free_failures,
         sign_in_base_delay_s=args.sign_in_delay,
         sign_in_max_delay_s=args.sign_in_max_delay,
@@ -107,6 +113,11 @@ def _serve(args: argparse.Namespace) -> int:
         ws_max_size=limits.max_frame_bytes + 1024,  # bigger frames: uvicorn closes with 1009 itself
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
+        # Slow clients: a request's head within --header-timeout, its body within --body-timeout (calma.edge).
+        http=deadline_protocol(settings.read_deadlines),
+        timeout_keep_alive=5,
+        # Connections and requests in all: beyond this uvicorn answers 503 (websockets are capped lower, per address too).
+        limit_concurrency=settings.connection_caps.total + 1024 if settings.connection_caps.total else None,
         backlog=4096,
         timeout_graceful_shutdown=5,
     )
@@ -317,6 +328,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-frame-bytes", type=int, default=defaults.max_frame_bytes)
     serve.add_argument("--max-document-bytes", type=int, default=defaults.max_document_bytes)
     serve.add_argument("--max-connections-per-room", type=int, default=defaults.max_connections_per_room)
+    caps, deadlines = CapSettings(), ReadDeadlines()
+    serve.add_argument("--max-websockets-per-address", type=int, default=caps.per_address,
+                       help="open websocket connections (rooms, /live) from one client address; 0: no cap (default %(default)s)")
+    serve.add_argument("--max-websockets", type=int, default=caps.total,
+                       help="open websocket connections in all; 0: no cap (default %(default)s)")
+    serve.add_argument("--header-timeout", type=float, default=deadlines.header_timeout_s,
+                       help="seconds a client has to send a request's headers (default %(default)s)")
+    serve.add_argument("--body-timeout", type=float, default=deadlines.body_timeout_s,
+                       help="seconds a client has to send a request's body (default %(default)s)")
+    quotas = Settings()
+    serve.add_argument("--max-labels-per-participant", type=int, default=quotas.max_canvas_labels_per_participant,
+                       help="labels one participant may write on their group's canvas (default %(default)s)")
+    serve.add_argument("--max-ab-trials-per-participant", type=int, default=quotas.max_ab_trials_per_participant,
+                       help="trials one participant may run in one A/B test (default %(default)s)")
     serve.add_argument(
         "--compact-after", type=int, default=Settings().compact_after_updates, help="updates per room before a snapshot"
     )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from calma.hub.update_check import UpdateLimits
 from calma.interact.models import LLMSettings
+from calma.edge.caps import CapSettings
+from calma.edge.slow_clients import ReadDeadlines
 
 ROOM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -77,6 +79,13 @@ class Settings:
     model_cache_dir: Path | None = None
     # Interact: streamed text is stored, then sent, in batches at most this far apart.
     chat_flush_interval_s: float = 0.1
+    # Floods (calma.edge): open websocket connections per client address and in all, refused before any route;
+    # how long a client may take to send a request's head and body, and the largest head.
+    connection_caps: CapSettings = field(default_factory=CapSettings)
+    read_deadlines: ReadDeadlines = field(default_factory=ReadDeadlines)
+    # What one participant may add: A/B trials per test, labels written on a group's canvas.
+    max_ab_trials_per_participant: int = 100
+    max_canvas_labels_per_participant: int = 60
     # Sign-in throttle (calma.access.throttle): after this many failures in a row on an account (four times as
     # many from one address), each attempt waits the base delay, doubling each failure up to the cap.
     sign_in_free_failures: int = 5

@@ -98,6 +98,11 @@ SERVERS: dict[str, ServerSpec] = {
             str(data),
             "--log-level",
             "warning",
+            # thousands of clients from this one address: no per-address or total websocket cap
+            "--max-websockets-per-address",
+            "0",
+            "--max-websockets",
+            "0",
         ],
         env=lambda port, data: {},
         url=lambda port, room: f"ws://{HOST}:{port}/rooms/{room}",

@@ -109,6 +109,11 @@ def node_spec(index: int, redis_url: str, shared_data: Path) -> ServerSpec:
             str(shared_data),
             "--log-level",
             "warning",
+            # thousands of clients from this one address: no per-address or total websocket cap
+            "--max-websockets-per-address",
+            "0",
+            "--max-websockets",
+            "0",
         ],
         env=lambda port, data: {},
         url=lambda port, room: f"ws://{HOST}:{port}/rooms/{room}",

@@ -2,7 +2,8 @@
 
 The trial's replies come back as `left` and `right` with nothing saying
 which arm wrote which; the order is revealed in the answer to the choice.
-Results and the preference dataset are the facilitator's.
+Results and the preference dataset are the facilitator's. A participant's
+trials are capped (one being answered at a time, a number per test): 429.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from calma.access import policy
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import group_meant, managed_study, participant_self, visible_group, visible_study
-from calma.api.problems import Problem, conflict, not_found
+from calma.api.problems import Problem, conflict, not_found, unavailable
 from calma.interact.backend import Sampling
 from calma.outputs.ab import ABRefused, ABService, Arm, tally
 from calma.outputs.datasets import jsonl
@@ -33,6 +34,10 @@ def _refused(exc: ABRefused) -> Problem:
         return not_found(str(exc))
     if exc.kind == "conflict":
         return conflict(str(exc))
+    if exc.kind == "limit":  # one trial at a time, a number per test, the prompt's token budget
+        return Problem("limit-reached", str(exc), headers={"Retry-After": "10"})
+    if exc.kind == "unavailable":
+        return unavailable(str(exc))
     return Problem("validation-failed", str(exc))
 
 
@@ -167,7 +172,7 @@ ENDPOINTS = [
              "Open or close an A/B test", TAG, response=schemas.ABTestOut, request=schemas.ABTestPatch, problems=(403,)),
     Endpoint("POST", "/studies/{study_id}/ab-tests/{test_id}/trials", run_trial, "runAbTrial",
              "Participants: both arms answer your prompt; the replies come back blind, in a random order", TAG,
-             status=201, response=schemas.TrialOut, request=schemas.TrialIn, problems=(403, 409)),
+             status=201, response=schemas.TrialOut, request=schemas.TrialIn, problems=(403, 409, 429, 503)),
     Endpoint("POST", "/studies/{study_id}/ab-tests/{test_id}/trials/{trial_id}/choice", choose, "chooseAbTrial",
              "Participants: the better reply per axis (or a tie); the answer reveals which arm wrote which", TAG,
              response=schemas.TrialOut, request=schemas.ChoiceIn, problems=(403, 409)),

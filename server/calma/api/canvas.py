@@ -5,6 +5,10 @@ room and reaches browsers over the y-websocket protocol; these endpoints are
 what needs the server: placing a new label (it is embedded and placed by
 `calma.canvas.service`), the excerpts behind a card (which depend on who
 asks), and the facilitator's refresh from Reflect.
+
+A participant may have at most `max_canvas_labels_per_participant` labels on
+their group's board, and one being placed at a time (per hub node); beyond
+either, 429. Writing a label they already wrote is not a new one.
 """
 
 from __future__ import annotations
@@ -15,13 +19,20 @@ from calma.access import policy
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import group_meant, managed_study, visible_group, visible_study
-from calma.api.problems import forbidden, not_found, unavailable
-from calma.canvas.board import CardContent, CardKind, card_id, writer_mark
+from calma.api.problems import Problem, forbidden, not_found, unavailable
+from calma.canvas.board import Card, CardContent, CardKind, card_id, writer_mark
 from calma.canvas.service import CanvasService
 from calma.embeddings.model import EmbeddingUnavailable
 from calma.studies.rooms import StudyRoom
 
 TAG = "canvas"
+_placing: set[str] = set()  # participants with a label being placed on this node
+
+
+def labels_by(cards: dict[str, Card], who: str) -> set[str]:
+    """The label cards `who` wrote (their per-card writer mark is on the card)."""
+    return {c.id for c in cards.values()
+            if c.content.kind is CardKind.LABEL and writer_mark(c.id, who) in c.content.writers}
 
 
 def _service(call: Call) -> CanvasService:
@@ -36,6 +47,7 @@ async def get_canvas(call: Call) -> Response:
     cards = await _service(call).cards(study.id, group.id)
     return json_reply(schemas.CanvasInfo(
         study_id=study.id, group_id=group.id, group_name=group.name, room=room,
+        edits_room=StudyRoom.edits(study.id, group.id).name,
         anonymous=study.content.discuss.anonymous_canvas, can_write=not principal.is_observer,
         can_steer=policy.manages_study(principal, study), cards=len(cards),
     ))
@@ -53,13 +65,32 @@ async def post_label(call: Call) -> Response:
     who = principal.participant_id or f"facilitator:{principal.facilitator_id}"
     content = CardContent(text, CardKind.LABEL, authors,
                           writers=(writer_mark(card_id(CardKind.LABEL, text), who),))
-    try:
-        positions = await _service(call).place(study.id, group.id, [content], accumulate=True)
-    except EmbeddingUnavailable as exc:
-        raise unavailable(f"the canvas cannot place labels now: {exc}") from exc
+    if principal.participant_id is None:  # facilitators write as many as they need
+        positions = await _place(call, study.id, group.id, content)
+    else:
+        if who in _placing:
+            raise Problem("limit-reached", "a label of yours is still being placed; wait for it, then write the next",
+                          headers={"Retry-After": "2"})
+        _placing.add(who)  # before the first await: two requests at once cannot both pass
+        try:
+            mine = labels_by(await _service(call).cards(study.id, group.id), who)
+            cap = call.api.settings.max_canvas_labels_per_participant
+            if content.id not in mine and len(mine) >= cap:
+                raise Problem("limit-reached", f"you have written {len(mine)} labels on this canvas, as many as one "
+                                               f"person may ({cap}); reuse one of yours, or ask your facilitator")
+            positions = await _place(call, study.id, group.id, content)
+        finally:
+            _placing.discard(who)
     x, y = positions[content.id]
     card = schemas.CanvasCardOut(id=content.id, text=text, kind=content.kind.value, x=x, y=y)
     return json_reply(schemas.CanvasLabelOut(card=card), status=201)
+
+
+async def _place(call: Call, study_id: str, group_id: str, content: CardContent) -> dict[str, tuple[float, float]]:
+    try:
+        return await _service(call).place(study_id, group_id, [content], accumulate=True)
+    except EmbeddingUnavailable as exc:
+        raise unavailable(f"the canvas cannot place labels now: {exc}") from exc
 
 
 async def get_card(call: Call) -> Response:
@@ -98,7 +129,7 @@ ENDPOINTS = [
     Endpoint(
         "POST", "/studies/{study_id}/canvas/labels", post_label, "writeCanvasLabel",
         "Write a label on the canvas: the server embeds it and places it near the labels that mean the same", TAG,
-        status=201, response=schemas.CanvasLabelOut, request=schemas.CanvasLabelIn, problems=(403,),
+        status=201, response=schemas.CanvasLabelOut, request=schemas.CanvasLabelIn, problems=(403, 429),
     ),
     Endpoint(
         "GET", "/studies/{study_id}/canvas/cards/{card_id}", get_card, "canvasCard",

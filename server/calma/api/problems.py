@@ -59,6 +59,10 @@ PROBLEM_TYPES: dict[str, ProblemType] = _catalogue(
         "sign-in-throttled", 429, "Too many failed sign-ins",
         "Too many failed sign-ins on this account or from this address; wait for `Retry-After` seconds.",
     ),
+    ProblemType(
+        "limit-reached", 429, "Limit reached",
+        "You have as many of these (in flight, or in all) as this server allows one person; the detail says which.",
+    ),
     ProblemType("unsupported-media-type", 415, "Unsupported media type", "Request bodies must be JSON."),
     ProblemType("unavailable", 503, "Unavailable", "A service this request needs (a model, the store) is unavailable."),
     ProblemType("validation-failed", 422, "Validation failed", "Some fields are missing or not acceptable."),

@@ -6,6 +6,11 @@ chooses, per axis, the better reply (or a tie); only then is the order
 revealed. Results: per axis, arm A's wins, B's wins and ties, A's win rate
 among decided choices with a Wilson 95 % interval; the preference dataset is
 the decided choices as (prompt, chosen, rejected) pairs.
+
+Floods: one participant has at most one trial being answered at a time (per
+hub node) and at most `max_trials_per_participant` trials per test; the
+prompt is counted against the pool's token budget for both arms before either
+is queued.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 
-from calma.interact.backend import GenerationRequest, Sampling, Speaker, Turn
+from calma.interact.backend import BackendError, GenerationRequest, RequestRejected, Sampling, Speaker, Turn
 from calma.interact.pool import ModelPool
 from calma.store.ab_sql import ABTest, SQLABStore, Trial
 from calma.studies.model import Participant, Study, new_id
@@ -28,7 +34,7 @@ Z95 = 1.959963984540054
 
 
 class ABRefused(Exception):
-    """The request does not fit the test; `kind` is `conflict`, `invalid` or `not-found`."""
+    """The request does not fit the test; `kind` is `conflict`, `invalid`, `not-found`, `limit` or `unavailable`."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -64,10 +70,13 @@ def tally(trials: list[Trial], axes: list[str]) -> list[dict[str, Any]]:
 
 
 class ABService:
-    def __init__(self, store: SQLABStore, pool: Callable[[], ModelPool], *, max_tokens: int = 256) -> None:
+    def __init__(self, store: SQLABStore, pool: Callable[[], ModelPool], *, max_tokens: int = 256,
+                 max_trials_per_participant: int = 100) -> None:
         self.store = store
         self._pool = pool
         self._max_tokens = max_tokens
+        self.max_trials_per_participant = max_trials_per_participant
+        self._answering: set[str] = set()  # participants with a trial being answered on this node
 
     def models(self) -> list[str]:
         return self._pool().models
@@ -88,9 +97,33 @@ class ABService:
         """Both arms answer the prompt (at the same time); the replies are stored in a random order."""
         if not test.open:
             raise ABRefused("conflict", "this A/B test is closed")
-        replies: dict[str, str] = {}
+        if participant.id in self._answering:
+            raise ABRefused("limit", "a trial of yours is still being answered; wait for it, then start the next")
+        self._answering.add(participant.id)  # before the first await: two requests at once cannot both pass
+        try:
+            return await self._trial(test, participant, prompt, sampling)
+        finally:
+            self._answering.discard(participant.id)
 
-        async def answer(arm: str) -> None:
+    async def _trial(self, test: ABTest, participant: Participant, prompt: str, sampling: Sampling) -> Trial:
+        done = sum(1 for t in await self.store.trials_of(test.id) if t.participant_id == participant.id)
+        if done >= self.max_trials_per_participant:
+            raise ABRefused("limit", f"you have run {done} trials in this test, as many as one person may "
+                                     f"({self.max_trials_per_participant}); thank you")
+        pool = self._pool()
+        try:
+            for arm in ("a", "b"):
+                settings = test.arms[arm]
+                await pool.check_prompt(settings["model"], GenerationRequest(
+                    settings["system_prompt"], (Turn(Speaker.USER, prompt),), sampling))
+        except RequestRejected as exc:
+            raise ABRefused("limit", exc.public) from exc
+        except BackendError as exc:
+            raise ABRefused("unavailable", f"{exc.public}; try again in a moment") from exc
+        replies: dict[str, str] = {}
+        failures: list[BackendError] = []
+
+        async def answer(arm: str, tg: TaskGroup) -> None:
             pieces: list[str] = []
 
             async def keep(piece: str) -> None:
@@ -98,12 +131,22 @@ class ABService:
 
             settings = test.arms[arm]
             request = GenerationRequest(settings["system_prompt"], (Turn(Speaker.USER, prompt),), sampling)
-            await self._pool().generate(settings["model"], participant.id, request, keep)
+            try:
+                await pool.generate(settings["model"], participant.id, request, keep)
+            except BackendError as exc:  # the other arm is of no use now
+                failures.append(exc)
+                tg.cancel_scope.cancel()
+                return
             replies[arm] = "".join(pieces).strip()
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(answer, "a")
-            tg.start_soon(answer, "b")
+            tg.start_soon(answer, "a", tg)
+            tg.start_soon(answer, "b", tg)
+        if failures:
+            failure = failures[0]
+            if isinstance(failure, RequestRejected):
+                raise ABRefused("limit", failure.public) from failure
+            raise ABRefused("unavailable", f"{failure.public}; try again in a moment") from failure
         trial = Trial(new_id(), test.id, participant.id, prompt, replies["a"], replies["b"],
                       secrets.choice(("left", "right")), None, time.time(), None)
         await self.store.add_trial(trial)
