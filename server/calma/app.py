@@ -24,6 +24,7 @@ from calma import __version__
 from calma.access.authenticate import Authenticator
 from calma.access.live import LiveStudyEvents, StudyLiveAuthenticator, StudyProgressFeed
 from calma.access.rooms import StudyRoomAuthorizer
+from calma.access.sandbox import SandboxRooms, sandbox_guards, sandbox_rooms_for
 from calma.access.secret import load_or_create_secret
 from calma.access.tokens import TokenSigner
 from calma.access.throttle import SignInThrottle, ThrottlePolicy
@@ -135,6 +136,7 @@ class Access:
     authenticator: Authenticator
     rooms: RoomAuthorizer
     live: LiveAuthenticator
+    sandbox: SandboxRooms | None = None  # rooms outside any study: their caps and sweep (None: they are off)
 
 
 def study_access(settings: Settings, store: Store) -> Access:
@@ -144,12 +146,14 @@ def study_access(settings: Settings, store: Store) -> Access:
     """
     studies = study_store_for(store)
     authenticator = Authenticator(studies, TokenSigner(load_or_create_secret(settings.secret_path)))
+    sandbox = sandbox_rooms_for(settings, store)
     return Access(
         studies=studies,
         familiarize=familiarize_store_for(store),
         authenticator=authenticator,
-        rooms=StudyRoomAuthorizer(studies, authenticator, sandbox_rooms=settings.sandbox_rooms),
+        rooms=StudyRoomAuthorizer(studies, authenticator, sandbox=sandbox),
         live=StudyLiveAuthenticator(studies, authenticator),  # cookie or token only, sandbox or not
+        sandbox=sandbox,
     )
 
 
@@ -216,7 +220,9 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 await tg.start(watch_store, the_store)  # PostgreSQL: fail fast while the server is down
                 room_log = await start_room_log(settings, the_store, tg)
                 interact = await start_interact(settings, the_store, access, tg)
-                rooms = RoomManager(settings, room_log, tg)
+                rooms = RoomManager(settings, room_log, tg, guards=sandbox_guards(access.sandbox))
+                if access.sandbox is not None:
+                    await tg.start(access.sandbox.run, lambda: rooms)  # deletes sandbox rooms past their lifetime
 
                 def reflect_changed(study: str, participant: str, version: int) -> None:
                     live.notify_participant(participant, {"type": "reflect.changed", "study": study, "version": version})

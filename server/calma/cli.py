@@ -44,6 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
             await app.state.drain()
             await super().shutdown(sockets)
 
+    from calma.access.sandbox import sandbox_default
     from calma.app import create_app
     from calma.observability.logs import configure
 
@@ -66,6 +67,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.sign_in_free_failures < 1 or not 0 < args.sign_in_delay <= args.sign_in_max_delay:
         print("calma serve: need --sign-in-free-failures >= 1 and 0 < --sign-in-delay <= --sign-in-max-delay", file=sys.stderr)
         return 2
+    if min(args.sandbox_max_rooms, args.sandbox_max_room_bytes, args.sandbox_write_rate) < 1 or args.sandbox_lifetime <= 0:
+        print("calma serve: the --sandbox-* limits must be positive", file=sys.stderr)
+        return 2
     try:
         metrics_token = _metrics_token(args.metrics_token_file)
     except (OSError, ValueError) as exc:
@@ -79,7 +83,11 @@ def _serve(args: argparse.Namespace) -> int:
         limits=limits,
         compact_after_updates=args.compact_after,
         log_level=args.log_level,
-        sandbox_rooms=not args.no_sandbox_rooms,
+        sandbox_rooms=sandbox_default(args.host) if args.sandbox_rooms is None else args.sandbox_rooms,
+        sandbox_max_rooms=args.sandbox_max_rooms,
+        sandbox_max_room_bytes=args.sandbox_max_room_bytes,
+        sandbox_room_lifetime_s=args.sandbox_lifetime,
+        sandbox_write_bytes_per_s=args.sandbox_write_rate,
         secret_file=Path(args.secret_file) if args.secret_file else None,
         database_url=args.database,
         redis_url=args.redis,
@@ -346,11 +354,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--compact-after", type=int, default=Settings().compact_after_updates, help="updates per room before a snapshot"
     )
     serve.add_argument("--log-level", default=env("CALMA_LOG_LEVEL", "info"), choices=["debug", "info", "warning", "error"])
+    sandbox = Settings()
     serve.add_argument(
-        "--no-sandbox-rooms",
-        action="store_true",
-        help="refuse rooms outside any study (close 4401/4403); by default they are open to anyone",
+        "--sandbox-rooms",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rooms outside any study (the demo page's), open to anyone; --no-sandbox-rooms refuses them (4401/4403)."
+        " Default: on only when --host is loopback",
     )
+    serve.add_argument("--sandbox-max-rooms", type=int, default=sandbox.sandbox_max_rooms,
+                       help="sandbox rooms that may exist at once (default %(default)s)")
+    serve.add_argument("--sandbox-max-room-bytes", type=int, default=sandbox.sandbox_max_room_bytes,
+                       help="the largest a sandbox room may grow (default %(default)s)")
+    serve.add_argument("--sandbox-lifetime", type=float, default=sandbox.sandbox_room_lifetime_s,
+                       help="seconds after its last write that a sandbox room is deleted (default %(default)s)")
+    serve.add_argument("--sandbox-write-rate", type=int, default=sandbox.sandbox_write_bytes_per_s,
+                       help="bytes per second one client address may write to sandbox rooms (default %(default)s)")
     serve.add_argument("--secret-file", default=env("CALMA_SECRET_FILE"), help="token secret (default: DATA_DIR/secret.key)")
     serve.add_argument(
         "--metrics-token-file",

@@ -66,7 +66,8 @@ class Settings:
     # On shutdown, how long to wait for connections to take their 1001 close.
     drain_timeout_s: float = 2.0
     log_level: str = "info"
-    # Rooms outside any study (the demo page's): open to anyone when True, refused when False.
+    # Rooms outside any study (the demo page's): open to anyone when True, refused when False. `calma serve`
+    # turns them on only when it listens on loopback, unless told (calma.access.sandbox.sandbox_default).
     sandbox_rooms: bool = True
     # The secret that signs tokens; None: `secret.key` in the data dir, created on first start.
     secret_file: Path | None = None
@@ -93,6 +94,13 @@ class Settings:
     sign_in_max_delay_s: float = 300.0
     # /metrics: loopback clients always; anyone else only with `Authorization: Bearer <this>` (None: nobody else).
     metrics_token: str | None = None
+    # Sandbox rooms (calma.access.sandbox), when `sandbox_rooms` is on: at most this many rooms, each at most
+    # this many bytes, deleted once unwritten for the lifetime; each client address writes at most this many
+    # bytes per second to them (in bursts of up to 16 seconds' worth).
+    sandbox_max_rooms: int = 100
+    sandbox_max_room_bytes: int = 1024 * 1024
+    sandbox_room_lifetime_s: float = 24 * 3600.0
+    sandbox_write_bytes_per_s: int = 64 * 1024
 
     @property
     def database_path(self) -> Path:

@@ -5,8 +5,10 @@ cookie or `?token=` whose principal `policy.room_permission` lets in:
 no credentials, or credentials that do not check out, close with 4401; a
 principal that may not enter closes with 4403 (whether or not the room's study
 exists, so ids do not leak). Sandbox rooms (any other name) are open to anyone
-unless the server runs with `--no-sandbox-rooms`. `?observe=1` asks for a
-read-only connection anywhere; it never grants more.
+when the server has them on (`calma.access.sandbox`: by default only on loopback;
+its cap on the number of rooms applies here), else they close with 4401 (no
+credentials) or 4403. `?observe=1` asks for a read-only connection anywhere; it
+never grants more.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.websockets import WebSocket
 from calma.access import policy
 from calma.access.authenticate import AuthenticationError, Authenticator
 from calma.access.principal import Principal
+from calma.access.sandbox import SandboxRooms
 from calma.access.tokens import TokenRejected
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.connection import Permission
@@ -30,11 +33,11 @@ log = logging.getLogger(__name__)
 
 
 class StudyRoomAuthorizer:
-    def __init__(self, store: StudyStore, authenticator: Authenticator, *, sandbox_rooms: bool) -> None:
+    def __init__(self, store: StudyStore, authenticator: Authenticator, *, sandbox: SandboxRooms | None) -> None:
         self._store = store
         self._authenticator = authenticator
-        self._sandbox_rooms = sandbox_rooms
-        self._sandbox = OpenRooms()
+        self._sandbox = sandbox  # None: sandbox rooms are off
+        self._open = OpenRooms()
 
     async def authorize(self, websocket: WebSocket, room: str) -> Permission:
         if not is_study_room(room):
@@ -60,8 +63,13 @@ class StudyRoomAuthorizer:
         return permission
 
     async def _authorize_sandbox(self, websocket: WebSocket, room: str) -> Permission:
-        if self._sandbox_rooms:
-            return await self._sandbox.authorize(websocket, room)
+        if self._sandbox is not None:
+            try:
+                await self._sandbox.admit(room)
+            except StoreError as exc:
+                log.error("could not check the sandbox room cap", extra={"room": room, "error": str(exc)}, exc_info=True)
+                raise RoomClosed(CloseCode.INTERNAL_ERROR, "could not check access to this room; try again") from exc
+            return await self._open.authorize(websocket, room)
         await self._principal(websocket)  # no credentials: 4401; someone: 4403
         raise RoomClosed(CloseCode.FORBIDDEN, "sandbox rooms are turned off on this server")
 
