@@ -8,6 +8,7 @@ from calma.access import passwords
 from calma.access.principal import Principal
 from calma.studies.model import Facilitator
 from calma.studies.store import StudyStore
+from calma.studies.text import display_name
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 200
@@ -28,9 +29,10 @@ def normalize_email(email: str) -> str:
 async def create_facilitator(store: StudyStore, email: str, name: str, password: str) -> Facilitator:
     """A new facilitator; AlreadyExists if the email is taken, InvalidAccount for bad input."""
     email = normalize_email(email)
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidAccount(f"a name needs 1 to {MAX_NAME_LENGTH} characters")
+    try:
+        name = display_name(name, MAX_NAME_LENGTH)  # as a participant's: NFKC, no invisible characters, trimmed
+    except ValueError as exc:
+        raise InvalidAccount(f"a name needs 1 to {MAX_NAME_LENGTH} visible characters: {exc}") from exc
     try:
         password_hash = await passwords.hash_password(password)
     except passwords.WeakPassword as exc:

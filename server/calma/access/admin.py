@@ -24,6 +24,7 @@ from calma.store.sqlite import SQLiteStore
 from calma.store.studies_sqlite import SQLiteStudyStore
 from calma.studies.model import Facilitator, Invite, Participant, Role
 from calma.studies.store import StudyStore
+from calma.studies.text import display_name
 
 
 class AdminError(Exception):
@@ -74,9 +75,10 @@ async def issue_token(
     participant = None
     if role is Role.PARTICIPANT:
         assert group_id is not None
-        name = name.strip()
-        if not name or len(name) > 80:
-            raise AdminError("--name needs 1 to 80 characters")
+        try:
+            name = display_name(name, 80)  # as on joining: NFKC, no invisible characters, trimmed
+        except ValueError as exc:
+            raise AdminError(f"--name needs 1 to 80 visible characters: {exc}") from exc
         participant = await store.participant_named(study_id, group_id, name)
         if participant is None:
             participant = await store.create_participant(study_id, group_id, name, study.first_stage, None)

@@ -22,6 +22,7 @@ study's facilitator) and work directly as `?token=` or `Authorization: Bearer`.
 from __future__ import annotations
 
 from calma.access.authenticate import Authenticator
+from calma.access.display_names import claim_name, normalized
 from calma.access.principal import Principal
 from calma.access.tokens import TokenProblem, TokenRejected, TokenSigner
 from calma.studies.model import Invite, InviteKind, Role, new_id
@@ -102,13 +103,14 @@ async def reissue_invite(
 async def open_invite(store: StudyStore, authenticator: Authenticator, token: str, display_name: str) -> Principal:
     """Who the token makes its holder: the participant or facilitator it is bound to, the participant
     a personal link stands for (made on its first open), a new participant of a group link's group,
-    or an observer named `display_name`. TokenRejected if the token is not live, InviteUsedUp if a
-    group link is full."""
+    or an observer named `display_name` (normalised: `calma.access.display_names`). TokenRejected if the
+    token is not live, InviteUsedUp if a group link is full, NameTaken if a participant of the group has
+    a look-alike name."""
     invite = await authenticator.live_invite(token)
     if invite.role is Role.OBSERVER:
         if not await store.use_invite(invite.id):
             raise _not_usable(await store.invite(invite.id) or invite)
-        return Principal(Role.OBSERVER, display_name, study_id=invite.study_id, group_id=invite.group_id)
+        return Principal(Role.OBSERVER, normalized(display_name), study_id=invite.study_id, group_id=invite.group_id)
     if invite.role is not Role.PARTICIPANT or invite.participant_id is not None:
         principal = await authenticator.token(token)  # bound to an identity: resume it
         if invite.role is Role.PARTICIPANT:
@@ -117,10 +119,12 @@ async def open_invite(store: StudyStore, authenticator: Authenticator, token: st
     study = await store.study(invite.study_id)
     if study is None or invite.group_id is None:
         raise TokenRejected(TokenProblem.UNKNOWN_INVITE)
-    if invite.kind is InviteKind.GROUP:
-        participant = await store.join_group_invite(invite, display_name, study.first_stage)
-    else:
-        participant = await store.claim_personal_invite(invite, display_name, study.first_stage)
+    holder = invite.id if invite.kind is InviteKind.PERSONAL else None
+    async with claim_name(store, study.id, invite.group_id, display_name, holder_invite=holder) as name:  # NameTaken
+        if invite.kind is InviteKind.GROUP:
+            participant = await store.join_group_invite(invite, name, study.first_stage)
+        else:
+            participant = await store.claim_personal_invite(invite, name, study.first_stage)
     if participant is None:
         raise _not_usable(await store.invite(invite.id) or invite)
     return Principal.of_participant(participant)

@@ -3,6 +3,12 @@
 They are the single source of the API's JSON shapes: requests are validated
 against them and `/api/openapi.json` is generated from them. Every string has
 a size limit; request models refuse unknown fields.
+
+Every string anywhere in a request (a field, a list item, a dict key, a value
+under `Any`) must be storable text (`calma.studies.text`): `RequestModel` checks
+the validated request as a whole, so no field can forget it, and a NUL or a lone
+surrogate is a 422 naming the field (`text_unstorable`), never a 503 from the
+store. Display names are normalised (`DisplayName`).
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from calma.access.principal import Principal
-from calma.studies import model
+from calma.studies import model, text
 from calma.studies.model import ID_PATTERN, ModelChoice, Role, Stage
 from calma.studies.rooms import StudyRoom
 from calma.interact.conversations import Conversation as ConversationRecord
@@ -26,7 +33,25 @@ from calma.studies.templates import Template
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, min_length=16, max_length=16, description="16 lowercase hex digits")]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", description="not blank; at most 200")]
-DisplayName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"\S", description="not blank; at most 80")]
+DISPLAY_NAME_MAX = 80
+
+
+def _display_name(value: str) -> str:
+    try:
+        return text.display_name(value, DISPLAY_NAME_MAX)
+    except text.UnstorableText as exc:
+        raise PydanticCustomError("text_unstorable", str(exc)) from None
+    except text.InvalidDisplayName as exc:
+        raise PydanticCustomError("display_name", str(exc)) from None
+
+
+DisplayName = Annotated[
+    str,
+    Field(min_length=1, max_length=DISPLAY_NAME_MAX,
+          description="at most 80; stored NFKC-normalised, without zero-width or bidi control characters, trimmed, "
+                      "whitespace collapsed, and not blank after that"),
+    AfterValidator(_display_name),
+]
 ShortText = Annotated[str, Field(max_length=200)]
 Description = Annotated[str, Field(max_length=4_000)]
 Prompt = Annotated[str, Field(max_length=20_000)]
@@ -53,7 +78,20 @@ def _unique_stages(stages: list[Stage]) -> list[Stage]:
 
 
 class RequestModel(BaseModel):
+    """A request body or query: unknown fields refused, and every string in it storable."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _storable_text(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        validated = handler(data)
+        found = text.find_unstorable(validated)
+        if found is not None:
+            path, value, problem = found
+            error = PydanticCustomError("text_unstorable", problem)
+            raise ValidationError.from_exception_data(cls.__name__, [{"type": error, "loc": path, "input": value}])
+        return validated
 
 
 class ReplyModel(BaseModel):

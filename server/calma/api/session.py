@@ -12,6 +12,7 @@ import math
 from starlette.responses import Response
 
 from calma.access import accounts
+from calma.access.display_names import NameTaken
 from calma.access.invites import InviteUsedUp, open_invite
 from calma.access.principal import Principal
 from calma.access.sessions import clear_session_cookie, end_all_sessions, end_session, set_session_cookie, start_session
@@ -96,7 +97,7 @@ async def join(call: Call) -> Response:
         principal = await open_invite(call.api.store, call.api.authenticator, request.token, request.display_name)
     except TokenRejected as exc:
         raise token_rejected(exc.problem) from exc
-    except InviteUsedUp as exc:
+    except (InviteUsedUp, NameTaken) as exc:
         raise conflict(str(exc)) from exc
     if principal.participant_id is not None:
         progress = await call.api.store.progress(principal.participant_id)

@@ -4,7 +4,8 @@ Owns checking that document (every string and collection has a size limit,
 every reference resolves) and turning it into strict pydantic models: one per
 message type, for frames in both directions. Nothing here is hand-written per
 message, so the server cannot drift from the schema; a malformed schema fails
-at import, loudly.
+at import, loudly. Every string of a client frame must also be storable text
+(`calma.studies.text`: no NUL, no lone surrogate), whatever the schema says of it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, create_model
+from pydantic_core import PydanticCustomError
+
+from calma.studies.text import unstorable
 
 # A wheel carries shared_schema/ inside the package (pyproject's force-include); a checkout reads the repo's.
 _PACKAGED = Path(__file__).resolve().parents[1] / "_shared_schema" / "control.json"
@@ -56,11 +60,21 @@ def pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.replace("_", ".").split("."))
 
 
-class _ModelBuilder:
-    """Turns type specs into pydantic annotations; named types are built once, on first use."""
+def _storable(value: str) -> str:
+    problem = unstorable(value)
+    if problem is not None:
+        raise PydanticCustomError("text_unstorable", problem)
+    return value
 
-    def __init__(self, types: Mapping[str, Any]) -> None:
+
+class _ModelBuilder:
+    """Turns type specs into pydantic annotations; named types are built once, on first use.
+
+    `storable_text`: every string also refuses what the store cannot hold (for frames clients send)."""
+
+    def __init__(self, types: Mapping[str, Any], *, storable_text: bool = False) -> None:
         self._types = types
+        self._storable_text = storable_text
         self._built: dict[str, Any] = {}
         self._building: set[str] = set()
 
@@ -95,10 +109,12 @@ class _ModelBuilder:
         if kind == "string":
             _only(spec, {"type", "minLength", "maxLength", "pattern", *FIELD_MODIFIERS}, where)
             max_length = _required_int(spec, "maxLength", where)
-            return Annotated[
-                str,
-                StringConstraints(min_length=spec.get("minLength"), max_length=max_length, pattern=spec.get("pattern")),
-            ]
+            constraints = StringConstraints(
+                min_length=spec.get("minLength"), max_length=max_length, pattern=spec.get("pattern")
+            )
+            if self._storable_text:
+                return Annotated[str, constraints, AfterValidator(_storable)]
+            return Annotated[str, constraints]
         if kind == "integer":
             _only(spec, {"type", "minimum", "maximum", *FIELD_MODIFIERS}, where)
             return Annotated[
@@ -181,7 +197,8 @@ def load_control_schema(path: Path = SCHEMA_PATH) -> ControlSchema:
     messages = document.get("messages")
     if not isinstance(types, dict) or not isinstance(messages, dict):
         raise SchemaError("control.json needs `types` and `messages` objects")
-    builder = _ModelBuilder(types)
+    builder = _ModelBuilder(types)  # what the server sends and writes
+    client_builder = _ModelBuilder(types, storable_text=True)  # what clients send
     client: dict[str, type[BaseModel]] = {}
     server: dict[str, type[BaseModel]] = {}
     optional: dict[str, frozenset[str]] = {}
@@ -195,7 +212,8 @@ def load_control_schema(path: Path = SCHEMA_PATH) -> ControlSchema:
             raise SchemaError(f"messages.{name}: needs fields (without `type`, which is the message name)")
         if direction == "client" and fields.get("id") != {"ref": "RequestId", "optional": True}:
             raise SchemaError(f"messages.{name}: every client frame has an optional `id` of type RequestId")
-        model = builder.model(pascal(name) + "Frame", {"type": {"const": name}, **fields}, f"messages.{name}")
+        direction_builder = client_builder if direction == "client" else builder
+        model = direction_builder.model(pascal(name) + "Frame", {"type": {"const": name}, **fields}, f"messages.{name}")
         (client if direction == "client" else server)[name] = model
         optional[name] = frozenset(field for field, spec in fields.items() if spec.get("optional"))
     for name in types:
@@ -230,7 +248,7 @@ def load_control_schema(path: Path = SCHEMA_PATH) -> ControlSchema:
         command_roles=command_roles,
         error_codes=error_codes,
         close_codes={int(code): entry for code, entry in document["close_codes"].items()},
-        request_id=TypeAdapter(builder.named("RequestId")),
+        request_id=TypeAdapter(client_builder.named("RequestId")),
         control_state=control_state,
         control_state_defaults=defaults,
         control_room=str(document["control_document"]["room"]),

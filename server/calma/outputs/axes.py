@@ -18,6 +18,7 @@ from calma.canvas.board import Card
 from calma.discuss.service import DiscussService
 from calma.interact.backend import Speaker
 from calma.interact.conversations import ConversationStore, current_messages
+from calma.outputs.markdown import escaped
 from calma.outputs.schema import FORMAT, Agreement, Axis, DerivedAxes, Example, GroupRef, Rank, Source, StudyRef
 from calma.studies.model import Group, Study
 
@@ -98,6 +99,8 @@ def axes_csv(axes: DerivedAxes) -> str:
 
 
 def axes_markdown(axes: DerivedAxes) -> str:
+    """The axes as Markdown; people's text in it is escaped (`calma.outputs.markdown`): it renders as typed, inert."""
+    axes = escaped(axes)
     title = f"# Derived axes — {axes.group.name or 'group'}"
     lines = [title, "", f"Study: {axes.study.name} ({axes.study.deployment_context})", ""]
     for index, axis in enumerate(axes.axes, start=1):

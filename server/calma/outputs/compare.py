@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from scipy.optimize import linear_sum_assignment
 
 from calma.embeddings.model import Embedder
+from calma.outputs.markdown import inline
 from calma.outputs.schema import FORMAT, DerivedAxes
 
 THRESHOLD = 0.5
@@ -76,17 +77,14 @@ def embed_axes(embedder: Embedder, axes: DerivedAxes) -> np.ndarray:
 
 
 def markdown(comparison: Comparison) -> str:
-    lines = [f"## {comparison.group_a} ↔ {comparison.group_b}", "",
-             f"| {comparison.group_a} | {comparison.group_b} | similarity |", "|---|---|---|"]
-    lines += [f"| {_cell(p.a)} | {_cell(p.b)} | {p.similarity:.2f} |" for p in comparison.pairs]
-    for group, names in ((comparison.group_a, comparison.only_a), (comparison.group_b, comparison.only_b)):
+    """The comparison as Markdown; names are escaped (`calma.outputs.markdown`), so they render as typed, inert."""
+    group_a, group_b = inline(comparison.group_a), inline(comparison.group_b)
+    lines = [f"## {group_a} ↔ {group_b}", "", f"| {group_a} | {group_b} | similarity |", "|---|---|---|"]
+    lines += [f"| {inline(p.a)} | {inline(p.b)} | {p.similarity:.2f} |" for p in comparison.pairs]
+    for group, names in ((group_a, comparison.only_a), (group_b, comparison.only_b)):
         lines += ["", f"No counterpart (below {comparison.threshold:.2f}) in {group}: "
-                  + (", ".join(names) if names else "none")]
+                  + (", ".join(inline(name) for name in names) if names else "none")]
     return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 class CompareInputError(ValueError):

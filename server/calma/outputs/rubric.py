@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from calma.outputs.markdown import escaped
 from calma.outputs.schema import Axis, DerivedAxes
 
 RUBRICS_FORMAT = "calma.rubrics/1"
@@ -68,7 +69,10 @@ def parse_score(text: str) -> int | None:
 
 
 def guidelines(axes: DerivedAxes) -> str:
-    """Annotation guidelines in Markdown: per axis, what it means, how to score it, and the group's examples."""
+    """Annotation guidelines in Markdown: per axis, what it means, how to score it, and the group's examples.
+
+    People's text in it is escaped (`calma.outputs.markdown`): it renders as typed, inert."""
+    axes = escaped(axes)
     lines = [f"# Annotation guidelines — {axes.study.name or 'CALMA study'}", "",
              f"These axes were derived by the group “{axes.group.name}” in a CALMA study "
              f"({axes.study.deployment_context or 'its deployment context'}). For each response, read the prompt and the "
