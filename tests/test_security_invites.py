@@ -255,3 +255,62 @@ def test_old_links_are_group_links_without_a_maximum_after_the_migration(tmp_pat
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT kind, max_uses, uses FROM invites").fetchall() == [("group", None, 1)]
     conn.close()
+
+
+# -- the console: personal by default, group links explicit with their count, re-issue ----------
+
+
+@pytest.mark.browser
+async def test_the_console_makes_personal_links_by_default_and_shows_group_links_uses(server: ServerProcess) -> None:
+    from playwright.async_api import expect
+
+    from tests.helpers.browser import chromium
+    from tests.helpers.console import TIMEOUT_MS, add_group, create_study, new_page, sign_in
+    from tests.helpers.lead import LEAD
+
+    async with chromium("console/index.html") as browser:
+        _, page, errors = await new_page(browser)
+        await sign_in(page, server, LEAD)
+        study = await create_study(page, "Invites in the console")
+        group = await add_group(page, "Teachers")
+        items = page.get_by_test_id("invite-item")
+
+        # The default: a link for one person, labelled with who it is for.
+        await expect(page.get_by_test_id("invite-max-uses")).to_be_hidden()
+        await page.get_by_test_id("invite-label").fill("Ravi")
+        await page.get_by_test_id("create-invite").click()
+        await expect(items).to_have_count(1, timeout=TIMEOUT_MS)
+        personal = items.first
+        await expect(personal.get_by_test_id("invite-uses")).to_have_text("For Ravi · not opened yet")
+        link = await personal.get_by_test_id("invite-link").input_value()
+        ravi = join(server, link.split("token=")[1], "Ravi")
+        assert ravi.status_code == 201
+
+        # A group link is a choice, with its maximum; the console shows uses so far / maximum.
+        await page.get_by_test_id("invite-kind").select_option("group")
+        await expect(page.get_by_test_id("invite-max-uses")).to_be_visible()
+        await page.get_by_test_id("invite-max-uses").fill("3")
+        await page.get_by_test_id("create-invite").click()
+        await expect(items).to_have_count(2, timeout=TIMEOUT_MS)
+        group_link = items.first
+        await expect(group_link.get_by_test_id("invite-uses")).to_have_text("Group link · 0 / 3 joined")
+        token = (await group_link.get_by_test_id("invite-link").input_value()).split("token=")[1]
+        assert [join(server, token, f"G{i}").status_code for i in range(4)] == [201, 201, 201, 409]
+
+        # Reloaded: the personal link is still listed (now joined), the group link used up.
+        await page.reload()
+        await expect(items).to_have_count(2, timeout=TIMEOUT_MS)
+        await expect(items.nth(1).get_by_test_id("invite-uses")).to_have_text("For Ravi · joined")
+        await expect(items.first).to_have_attribute("data-status", "used-up")
+        await expect(items.first.get_by_test_id("invite-uses")).to_have_text("Group link · 3 / 3 joined")
+
+        # Re-issuing Ravi's link: a new active link first, the old one revoked.
+        await items.nth(1).get_by_test_id("reissue-invite").click()
+        await expect(items).to_have_count(3, timeout=TIMEOUT_MS)
+        await expect(items.first).to_have_attribute("data-status", "active")
+        await expect(items.first.get_by_test_id("invite-uses")).to_have_text("For Ravi · joined")
+        await expect(page.locator('[data-testid="invite-item"][data-status="revoked"]')).to_have_count(1)
+        fresh = (await items.first.get_by_test_id("invite-link").input_value()).split("token=")[1]
+        assert join(server, fresh, "x").json()["participant_id"] == ravi.json()["participant_id"]
+        assert join(server, link.split("token=")[1], "x").status_code == 401
+        assert study and group and errors == []

@@ -7,7 +7,18 @@ import type { Stage } from './generated/control'
 
 export type Role = 'facilitator' | 'participant' | 'observer'
 export type InviteRole = 'participant' | 'observer'
-export type InviteStatus = 'active' | 'expired' | 'revoked'
+export type InviteStatus = 'active' | 'expired' | 'revoked' | 'used-up'
+export type InviteKind = 'personal' | 'group'
+
+/** POST /studies/{id}/invites: a group link needs max_uses; a personal one takes none. */
+export interface InviteRequest {
+  readonly group_id: string
+  readonly role: InviteRole
+  readonly ttl_seconds: number
+  readonly kind: InviteKind
+  readonly max_uses?: number
+  readonly label: string
+}
 
 export interface FieldProblem { readonly field: string, readonly message: string, readonly code: string }
 
@@ -75,6 +86,13 @@ export interface Invite {
   readonly group_id: string | null
   readonly role: Role
   readonly participant_id: string | null
+  /** personal: one person, resumed on every open; group: up to max_uses people */
+  readonly kind: InviteKind
+  readonly max_uses: number | null
+  readonly uses: number
+  readonly label: string
+  /** null: issued by `calma admin token` */
+  readonly created_by: string | null
   readonly status: InviteStatus
   readonly expires_at: string
   readonly revoked_at: string | null
@@ -223,10 +241,12 @@ export const api = {
 
   invites: async (study: string): Promise<Invite[]> =>
     (await call<{ invites: Invite[] }>('GET', `/studies/${enc(study)}/invites`)).invites,
-  createInvite: async (study: string, groupId: string, role: InviteRole, ttlSeconds: number): Promise<Invite> =>
-    await call('POST', `/studies/${enc(study)}/invites`, { group_id: groupId, role, ttl_seconds: ttlSeconds }),
+  createInvite: async (study: string, request: InviteRequest): Promise<Invite> =>
+    await call('POST', `/studies/${enc(study)}/invites`, request),
   revokeInvite: async (study: string, invite: string): Promise<Invite> =>
     await call('POST', `/studies/${enc(study)}/invites/${enc(invite)}/revoke`),
+  reissueInvite: async (study: string, invite: string): Promise<Invite> =>
+    await call('POST', `/studies/${enc(study)}/invites/${enc(invite)}/reissue`),
 
   progress: async (study: string, participant: string): Promise<Progress> =>
     await call('GET', `/studies/${enc(study)}/participants/${enc(participant)}/progress`),

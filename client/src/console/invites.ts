@@ -1,9 +1,11 @@
 /**
  * Invite links of the study: create one for a group (participant or observer, with an expiry),
- * copy it, revoke it. Tokens from `calma admin token` (bound to one person) are not links and are
- * not listed here.
+ * copy it, revoke it, re-issue it. A link is personal by default (one person: opening it again on
+ * any device resumes them) or, chosen explicitly, a group link with a maximum number of people,
+ * shown as "uses so far / maximum". Re-issuing revokes the old token and makes a new one for the
+ * same person or group. Tokens from `calma admin token` are not listed here.
  */
-import { api, errorMessage, type Group, type Invite, type InviteRole } from '../api'
+import { api, errorMessage, type Group, type Invite, type InviteKind, type InviteRole } from '../api'
 import { element, formatDateTime, whileBusy } from '../dom'
 
 export interface InvitesElements {
@@ -17,7 +19,8 @@ export interface InvitesElements {
   readonly list: HTMLElement
 }
 
-const STATUS_TEXT = { active: 'Active', expired: 'Expired', revoked: 'Revoked' } as const
+const STATUS_TEXT = { active: 'Active', expired: 'Expired', revoked: 'Revoked', 'used-up': 'Used up' } as const
+const MAX_GROUP_USES = 10000
 const ROLE_TEXT = { participant: 'Participant', observer: 'Observer', facilitator: 'Facilitator' } as const
 
 /** The full URL of an invite's link (the API gives the path). */
@@ -31,7 +34,23 @@ function whenText (invite: Invite): string {
 }
 
 function isInviteLink (invite: Invite): boolean {
-  return invite.role !== 'facilitator' && invite.participant_id === null
+  return invite.role !== 'facilitator' && invite.created_by !== null
+}
+
+/** Who the link is for, and how far it has been used. */
+function usesText (invite: Invite): string {
+  if (invite.kind === 'group') {
+    return `Group link · ${invite.uses} / ${invite.max_uses ?? '∞'} ${invite.role === 'observer' ? 'opened' : 'joined'}`
+  }
+  const who = invite.label === '' ? 'One person' : `For ${invite.label}`
+  if (invite.role === 'observer') return who
+  return `${who} · ${invite.participant_id === null ? 'not opened yet' : 'joined'}`
+}
+
+function formControl<T extends HTMLElement> (form: HTMLFormElement, id: string, kind: new () => T): T {
+  const found = form.querySelector(`#${id}`)
+  if (!(found instanceof kind)) throw new Error(`the invite form has no #${id}`)
+  return found
 }
 
 async function copyText (text: string, input: HTMLInputElement): Promise<boolean> {
@@ -49,12 +68,29 @@ export class InvitesPanel {
   private groups: readonly Group[] = []
   private invites: Invite[] = []
   private fresh: string | undefined
+  private readonly kind: HTMLSelectElement
+  private readonly label: HTMLInputElement
+  private readonly maxUses: HTMLInputElement
 
   constructor (private readonly els: InvitesElements) {
+    this.kind = formControl(els.form, 'invite-kind', HTMLSelectElement)
+    this.label = formControl(els.form, 'invite-label', HTMLInputElement)
+    this.maxUses = formControl(els.form, 'invite-max-uses', HTMLInputElement)
+    this.kind.addEventListener('change', () => { this.showMaxUses() })
+    this.showMaxUses()
     els.form.addEventListener('submit', (event) => {
       event.preventDefault()
       this.create()
     })
+  }
+
+  private chosenKind (): InviteKind {
+    return this.kind.value === 'group' ? 'group' : 'personal'
+  }
+
+  private showMaxUses (): void {
+    const field = this.maxUses.closest('.field')
+    if (field instanceof HTMLElement) field.hidden = this.chosenKind() !== 'group'
   }
 
   show (study: string, groups: readonly Group[], invites: readonly Invite[]): void {
@@ -82,16 +118,44 @@ export class InvitesPanel {
     const group = this.els.group.value
     const role: InviteRole = this.els.role.value === 'observer' ? 'observer' : 'participant'
     const ttl = Number(this.els.expiry.value)
+    const kind = this.chosenKind()
+    const maxUses = Number(this.maxUses.value)
     if (group === '') {
       this.els.error.textContent = 'Choose a group for the link.'
       return
     }
+    if (kind === 'group' && !(Number.isInteger(maxUses) && maxUses >= 1 && maxUses <= MAX_GROUP_USES)) {
+      this.els.error.textContent = `A group link admits between 1 and ${MAX_GROUP_USES} people: say how many.`
+      return
+    }
+    const request = {
+      group_id: group, role, ttl_seconds: ttl, kind, label: this.label.value.trim(),
+      ...(kind === 'group' ? { max_uses: maxUses } : {}),
+    }
     this.els.error.textContent = ''
-    whileBusy(this.els.button, 'Creating…', async () => await api.createInvite(study, group, role, ttl))
+    whileBusy(this.els.button, 'Creating…', async () => await api.createInvite(study, request))
       .then((invite) => {
         if (study !== this.study) return
         this.invites = [invite, ...this.invites.filter((i) => i.id !== invite.id)]
         this.fresh = invite.id
+        this.label.value = ''
+        this.render()
+      })
+      .catch((error: unknown) => { this.els.error.textContent = errorMessage(error) })
+  }
+
+  /** A new token for the same person or group; the old one stops working (its holders are signed out). */
+  private reissue (invite: Invite, button: HTMLButtonElement): void {
+    const study = this.study
+    this.els.error.textContent = ''
+    whileBusy(button, 'Re-issuing…', async () => {
+      const fresh = await api.reissueInvite(study, invite.id)
+      return { fresh, old: await api.invites(study) }
+    })
+      .then(({ fresh, old }) => {
+        if (study !== this.study) return
+        this.invites = old.filter(isInviteLink)
+        this.fresh = fresh.id
         this.render()
       })
       .catch((error: unknown) => { this.els.error.textContent = errorMessage(error) })
@@ -129,8 +193,17 @@ export class InvitesPanel {
       element('span', { class: 'invite-what' }, `${ROLE_TEXT[invite.role]} · ${group}`),
       element('span', { class: 'muted small-text' }, whenText(invite)),
     )
-    item.append(meta)
-    if (invite.status !== 'active') return item
+    const uses = element('p', { class: 'invite-uses small-text', 'data-testid': 'invite-uses' }, usesText(invite))
+    const reissue = element('button', {
+      type: 'button', class: 'secondary small', 'data-testid': 'reissue-invite',
+      title: 'A new link for the same person or group; this one stops working',
+    }, 'Re-issue')
+    reissue.addEventListener('click', () => { this.reissue(invite, reissue) })
+    item.append(meta, uses)
+    if (invite.status !== 'active') {
+      if (invite.status !== 'revoked' || invite.kind === 'personal') item.append(reissue)
+      return item
+    }
 
     const url = inviteUrl(invite)
     const inputId = `invite-link-${invite.id}`
@@ -148,7 +221,7 @@ export class InvitesPanel {
     })
     revoke.addEventListener('click', () => { this.revoke(invite, revoke) })
     const buttons = element('div', { class: 'invite-buttons' })
-    buttons.append(copy, revoke)
+    buttons.append(copy, reissue, revoke)
     row.append(label, input, buttons)
     item.append(row, feedback)
     return item
