@@ -114,7 +114,7 @@ async def test_the_facilitator_edits_familiarize_reads_the_results_and_opens_and
     lesson = editor.get_by_test_id("lesson-markdown")
     await expect(lesson).to_have_value(re.compile("# Coding what you see"), timeout=TIMEOUT_MS)
     await expect(editor.get_by_test_id("pass-mark")).to_have_value("75")
-    await expect(editor.get_by_test_id("max-attempts")).to_have_value("0")
+    await expect(editor.get_by_test_id("max-attempts")).to_have_value("5")  # the default limit
     await lesson.fill(await lesson.input_value() + "\n\n---\n\n## Added in the console\n\nOne more page to read.")
     await editor.get_by_test_id("edit-check").locator("summary").click()
     soup = check_item(console, "soup-salt")
@@ -141,7 +141,7 @@ async def test_the_facilitator_edits_familiarize_reads_the_results_and_opens_and
     await expect(preview.get_by_test_id("preview-summary")).to_contain_text("4 check items, pass mark 90%")
 
     saved = rest.ok("GET", path)["familiarize"]
-    assert saved["pass_mark"] == 0.9 and saved["max_attempts"] == 0
+    assert saved["pass_mark"] == 0.9 and saved["max_attempts"] == 5
     assert saved["lesson"].endswith("\n\n---\n\n## Added in the console\n\nOne more page to read.")
     soup_saved = next(item for item in saved["check"] if item["id"] == "soup-salt")
     assert soup_saved["options"][-1] == {"code": NEW_OPTION, "is_value": True}

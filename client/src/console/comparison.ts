@@ -19,7 +19,9 @@ function similarityCell (similarity: number): HTMLElement {
     class: 'oc-bar', role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '1', 'aria-valuenow': String(similarity),
     'aria-label': `similarity ${similarity.toFixed(2)}`,
   })
-  bar.append(element('span', { style: `width: ${percent(similarity)}` }))
+  const fill = element('span')
+  fill.style.width = percent(similarity) // CSSOM, not a style attribute: the pages' CSP allows no inline styles
+  bar.append(fill)
   cell.append(bar, element('span', { class: 'oc-bar-text' }, similarity.toFixed(2)))
   return cell
 }

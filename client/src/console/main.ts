@@ -6,8 +6,8 @@
  */
 import '../style.css'
 import '../pages.css'
-import { api, errorMessage, type Me } from '../api'
-import { byId, whileBusy } from '../dom'
+import { api, call, errorMessage, type Me } from '../api'
+import { byId, element, whileBusy } from '../dom'
 import { LiveConnection, liveUrl } from '../live'
 import { ContextPanel } from './context'
 import { FamiliarizeArea } from './familiarize'
@@ -40,7 +40,25 @@ function showWho (me: Me): void {
       .then(() => { window.location.replace('/console/') })
       .catch((error: unknown) => { pageError(`Signing out failed: ${errorMessage(error)}`) })
   }
+  signOutEverywhereButton(signOut).onclick = (event) => {
+    const button = event.currentTarget as HTMLButtonElement
+    whileBusy(button, 'Signing out everywhere…', async () => await call('POST', '/session/revoke-all'))
+      .then(() => { window.location.replace('/console/') })
+      .catch((error: unknown) => { pageError(`Signing out everywhere failed: ${errorMessage(error)}`) })
+  }
   byId('who', HTMLElement).hidden = false
+}
+
+/** 'Sign out everywhere' (every session of this account, on every device), next to 'Sign out'. */
+function signOutEverywhereButton (signOut: HTMLButtonElement): HTMLButtonElement {
+  const existing = document.getElementById('sign-out-everywhere')
+  if (existing instanceof HTMLButtonElement) return existing
+  const button = element('button', {
+    id: 'sign-out-everywhere', 'data-testid': 'sign-out-everywhere', class: 'secondary small', type: 'button',
+    title: 'End every session of this account, on every device and browser (a lost laptop, a shared computer)',
+  }, 'Sign out everywhere')
+  signOut.after(button)
+  return button
 }
 
 function pageError (message: string): void {

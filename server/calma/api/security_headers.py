@@ -16,7 +16,8 @@ unless the response set its own:
 - `Referrer-Policy: no-referrer`: invite links (`/join?token=`) never leak through the Referer header.
 - `Cross-Origin-Opener-Policy: same-origin`: another site's window cannot keep a handle on ours.
 
-Websockets are left alone (browsers ignore these headers on them).
+Websockets are left alone (browsers ignore these headers on them). A 304 Not Modified gets no policy:
+it has no content type to choose one by, and the browser would apply it to the page it has cached.
 """
 
 from __future__ import annotations
@@ -69,9 +70,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = policy_for(
-                    headers.get("content-type", ""), headers.get("content-security-policy")
-                )
+                # A 304 has no content type, and the browser would merge its policy into the cached page's
+                # headers: it keeps the policy the page came with instead.
+                if message["status"] != 304:
+                    headers["Content-Security-Policy"] = policy_for(
+                        headers.get("content-type", ""), headers.get("content-security-policy")
+                    )
                 for name, value in HEADERS.items():
                     if name not in headers:
                         headers[name] = value
