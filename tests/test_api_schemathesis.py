@@ -4,8 +4,8 @@ Generated inputs (valid and invalid) never make the server fail (no 5xx), and
 every answer conforms to the document: its status is documented, its content
 type and body match the declared schemas. Path ids point at the facilitator's
 real study, group, participant and invite, so bodies reach the handlers and
-the store rather than stopping at 404. Signing out is left out (it would end
-the session the run uses); its behaviour is tested in test_tokens.py.
+the store rather than stopping at 404. Signing out (here or everywhere) is left out (it would end
+the session the run uses); its behaviour is tested in test_tokens.py and test_security_headers.py.
 """
 
 from __future__ import annotations
@@ -48,12 +48,13 @@ CHECKS = [
     negative_data_rejected,
 ]
 EXAMPLES_PER_OPERATION = 40
-OPERATIONS = [(e.method, "/api" + e.path) for e in ENDPOINTS if e.operation_id != "signOut"]
+SESSION_ENDERS = ("signOut", "signOutEverywhere")  # they would end the session the run uses
+OPERATIONS = [(e.method, "/api" + e.path) for e in ENDPOINTS if e.operation_id not in SESSION_ENDERS]
 # Negative cases need something to make invalid: a body or a query (path ids are fixed, auth is the cookie).
 RUNS = [
     (e.method, "/api" + e.path, mode)
     for e in ENDPOINTS
-    if e.operation_id != "signOut"
+    if e.operation_id not in SESSION_ENDERS
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     if mode is GenerationMode.POSITIVE or e.request is not None or e.query is not None
 ]
@@ -95,7 +96,7 @@ def api_schema(world: World) -> BaseSchema:
 def test_every_endpoint_is_in_the_document_and_run_here(api_schema: BaseSchema) -> None:
     documented = {(method.upper(), path) for path, item in api_schema.raw_schema["paths"].items() for method in item}
     assert documented == {(e.method, "/api" + e.path) for e in ENDPOINTS}
-    assert set(OPERATIONS) | {("DELETE", "/api/session")} == documented
+    assert set(OPERATIONS) | {("DELETE", "/api/session"), ("POST", "/api/session/revoke-all")} == documented
 
 
 @pytest.mark.parametrize(("method", "path", "mode"), RUNS, ids=[f"{m} {p} {mode.value}" for m, p, mode in RUNS])

@@ -116,9 +116,9 @@ async def _signed_in(call: Call, principal: Principal, status: int) -> Response:
 
 ENDPOINTS = [
     Endpoint(
-        "POST", "/session", sign_in, "signIn", "Sign in as a facilitator (sets the session cookie)", TAG,
-        response=schemas.Me, request=schemas.SignIn, auth=Auth.NONE, problems=(401, 429),
-        response_headers={**SET_COOKIE, "Retry-After": "with 429: seconds before the next sign-in attempt may be checked"},
+        "POST", "/session", sign_in, "signIn",
+        "Sign in as a facilitator (sets the session cookie); after repeated failures, 429 with `Retry-After` seconds", TAG,
+        response=schemas.Me, request=schemas.SignIn, auth=Auth.NONE, problems=(401, 429), response_headers=SET_COOKIE,
     ),
     Endpoint(
         "GET", "/session", session_state, "sessionState",
