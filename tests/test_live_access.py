@@ -1,5 +1,5 @@
-"""/live knows people the way the rooms do (session cookie or ?token=), and a sandbox identity
-claimed in the query string never reaches a real study."""
+"""/live knows people the way the rooms do (session cookie or ?token=), and only that way: an identity
+claimed in the query string is no identity, with sandbox rooms on or off."""
 
 from __future__ import annotations
 
@@ -69,11 +69,12 @@ async def test_who_may_join_which_live_session(world: World, role: str, group: s
     assert await subscribe_reply(url, world.ids["S"], world.ids[group], person.cookie_headers) == expected
 
 
-async def test_a_sandbox_identity_cannot_act_in_a_real_study(world: World) -> None:
-    claims_to_own = live_url(world.server, role="facilitator", study=world.ids["S"])
-    assert await subscribe_reply(claims_to_own, world.ids["S"], world.ids["GA"]) == "forbidden"
-    sandbox = live_url(world.server, role="facilitator", study="s1")
-    assert await subscribe_reply(sandbox, "s1", "g1") == "ack"
+@pytest.mark.parametrize("study", ["S", "a study that does not exist"])
+async def test_an_identity_claimed_in_the_query_is_refused_4401(world: World, study: str) -> None:
+    claimed = world.ids.get(study, "0123456789abcdef")
+    async with connect(live_url(world.server, role="facilitator", study=claimed)) as websocket:
+        assert await frames_until_close(websocket) == []
+        assert websocket.close_code == 4401
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def closed_sandbox(tmp_path: Path) -> Iterator[ServerProcess]:
     process.stop()
 
 
-async def test_without_sandbox_rooms_live_needs_a_real_identity(closed_sandbox: ServerProcess) -> None:
+async def test_without_sandbox_rooms_live_needs_a_real_identity_too(closed_sandbox: ServerProcess) -> None:
     async with connect(live_url(closed_sandbox, role="facilitator", study="s1")) as websocket:
         assert await frames_until_close(websocket) == []
         assert websocket.close_code == 4401

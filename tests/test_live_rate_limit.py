@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import anyio
+import pytest
 from websockets.exceptions import ConnectionClosed
 
 from calma.live.rate_limit import FrameRateLimiter, RateLimits, Verdict
 from tests.helpers.live_client import connect_live, live_url
+from tests.helpers.live_study import LiveStudy, make_live_study
 from tests.helpers.raw_client import frames_until_close
 from tests.helpers.server import ServerProcess
 
-FLOODER = {"role": "participant", "study": "s1", "group": "g1", "participant": "flood"}
-BYSTANDER = {"role": "participant", "study": "s1", "group": "g1", "participant": "calm"}
+
+
+@pytest.fixture
+async def study(server: ServerProcess) -> LiveStudy:
+    return await anyio.to_thread.run_sync(make_live_study, server)
+
+
+def flooder_url(server: ServerProcess, study: LiveStudy) -> str:
+    return live_url(server, token=study.tokens["ana"])
+
+
+def bystander_url(server: ServerProcess, study: LiveStudy) -> str:
+    return live_url(server, token=study.tokens["bo"])
 
 
 class FakeClock:
@@ -50,10 +63,12 @@ def test_persistent_abuse_closes_but_an_occasional_burst_does_not() -> None:
     assert verdicts[25] is Verdict.CLOSE
 
 
-async def test_a_flood_is_refused_with_rate_limited_and_the_connection_recovers(server: ServerProcess) -> None:
+async def test_a_flood_is_refused_with_rate_limited_and_the_connection_recovers(
+    server: ServerProcess, study: LiveStudy
+) -> None:
     async with (
-        connect_live(live_url(server, **BYSTANDER)) as bystander,
-        connect_live(live_url(server, **FLOODER)) as flooder,
+        connect_live(bystander_url(server, study)) as bystander,
+        connect_live(flooder_url(server, study)) as flooder,
     ):
         burst = flooder.hello["limits"]["burst"]
         count = 2 * burst
@@ -75,9 +90,9 @@ async def test_a_flood_is_refused_with_rate_limited_and_the_connection_recovers(
         await flooder.ping()
 
 
-async def test_persistent_abuse_is_closed_with_4429_and_hurts_nobody(server: ServerProcess) -> None:
-    async with connect_live(live_url(server, **BYSTANDER)) as bystander:
-        async with connect_live(live_url(server, **FLOODER)) as flooder:
+async def test_persistent_abuse_is_closed_with_4429_and_hurts_nobody(server: ServerProcess, study: LiveStudy) -> None:
+    async with connect_live(bystander_url(server, study)) as bystander:
+        async with connect_live(flooder_url(server, study)) as flooder:
             try:
                 for index in range(500):
                     await flooder.send({"type": "ping", "client_time": index})
@@ -87,5 +102,5 @@ async def test_persistent_abuse_is_closed_with_4429_and_hurts_nobody(server: Ser
             assert flooder.websocket.close_code == 4429
             assert flooder.websocket.close_reason
         await bystander.ping()
-    async with connect_live(live_url(server, **FLOODER)) as again:  # limits are per connection
+    async with connect_live(flooder_url(server, study)) as again:  # limits are per connection
         await again.ping()

@@ -60,7 +60,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
 @asynccontextmanager
 async def live_as(server: ServerProcess, person: Person | None = None, *, token: str | None = None,
                   **query: str) -> AsyncIterator[LiveClient]:  # fmt: skip
-    """A /live connection with `person`'s session cookie, or `?token=`, or a sandbox claim in the query."""
+    """A /live connection with `person`'s session cookie or `?token=` (and whatever else `query` adds to the URL)."""
     url = live_url(server, **({"token": token} if token is not None else query))
     headers = person.cookie_headers if person is not None else {}
     async with connect(url, additional_headers=headers, max_size=None) as websocket:
@@ -154,7 +154,7 @@ async def test_two_watchers_both_get_each_update(world: Study) -> None:
             assert update["progress"]["participant"] == ana.me["participant_id"]
 
 
-@pytest.mark.parametrize("who", ["participant", "observer", "other facilitator", "sandbox claim", "unknown study"])
+@pytest.mark.parametrize("who", ["participant", "observer", "other facilitator", "claim in the query", "unknown study"])
 async def test_only_the_studys_facilitator_may_watch_it(world: Study, who: str) -> None:
     study = world.study
     if who == "participant":
@@ -165,8 +165,8 @@ async def test_only_the_studys_facilitator_may_watch_it(world: Study, who: str) 
         query = {}
     elif who == "other facilitator":
         person, query = world.other, {}
-    elif who == "sandbox claim":
-        person, query = None, {"role": "facilitator", "study": study}
+    elif who == "claim in the query":  # the query string names no one: she is still the other facilitator
+        person, query = world.other, {"role": "facilitator", "study": study}
     else:
         person, query, study = world.lead, {}, "0123456789abcdef"
     async with live_as(world.server, person, **query) as client:
@@ -174,7 +174,7 @@ async def test_only_the_studys_facilitator_may_watch_it(world: Study, who: str) 
         assert reply["type"] == "error" and reply["code"] == "forbidden", reply
         assert before == []
         # Refused, not subscribed: a participant joining later sends this connection nothing.
-        Person(world.server, "late").join(world.invite(world.group_b)["token"], "Late")
+        Person(world.server, "late").join(world.invite(world.group_b)["token"], f"Late {who}")
         assert await frames_before_pong(client) == []
 
 

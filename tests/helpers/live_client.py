@@ -25,7 +25,7 @@ Frame = dict[str, Any]
 
 
 def live_url(server: ServerProcess, **query: str) -> str:
-    """`ws://…/live?role=…&study=…` (the sandbox authenticator reads the query)."""
+    """`ws://…/live?…` (only `token` names anyone: /live takes no identity from the rest of the query)."""
     return f"{server.ws_url}/live" + (f"?{urlencode(query)}" if query else "")
 
 
