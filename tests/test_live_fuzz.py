@@ -23,26 +23,28 @@ from hypothesis import strategies as st
 
 from calma.live.schema import CONTROL_SCHEMA
 from tests.helpers.live_client import connect_live, live_url
+from tests.helpers.live_study import make_live_study
 from tests.helpers.server import ServerProcess
 
-SESSION = {"study": "fz", "group": "g1"}
-FACILITATOR = {"role": "facilitator", **SESSION}
+def valid_frames(study: str, group: str) -> list[dict[str, Any]]:
+    """Valid frames of the facilitator of `study`, for one session of it."""
+    session = {"study": study, "group": group}
+    return [
+        {"type": "ping", "id": "fz", "client_time": 1.0},
+        {"type": "session.subscribe", "id": "fz", **session},
+        {"type": "session.unsubscribe", "id": "fz", **session},
+        {"type": "control.command", "id": "fz", **session, "command": {"name": "segment.set", "segment": "top3"}},
+        {
+            "type": "control.command",
+            "id": "fz",
+            **session,
+            "command": {"name": "timer.start", "timer": "t", "duration_ms": 9},
+        },
+        {"type": "control.command", "id": "fz", **session, "command": {"name": "timer.extend", "timer": "t", "by_ms": 5}},
+        {"type": "control.command", "id": "fz", **session, "command": {"name": "reveal", "what": "top3"}},
+        {"type": "control.command", "id": "fz", **session, "command": {"name": "speaker.set", "participant": None}},
+    ]
 
-VALID_FRAMES: list[dict[str, Any]] = [
-    {"type": "ping", "id": "fz", "client_time": 1.0},
-    {"type": "session.subscribe", "id": "fz", **SESSION},
-    {"type": "session.unsubscribe", "id": "fz", **SESSION},
-    {"type": "control.command", "id": "fz", **SESSION, "command": {"name": "segment.set", "segment": "top3"}},
-    {
-        "type": "control.command",
-        "id": "fz",
-        **SESSION,
-        "command": {"name": "timer.start", "timer": "t", "duration_ms": 9},
-    },
-    {"type": "control.command", "id": "fz", **SESSION, "command": {"name": "timer.extend", "timer": "t", "by_ms": 5}},
-    {"type": "control.command", "id": "fz", **SESSION, "command": {"name": "reveal", "what": "top3"}},
-    {"type": "control.command", "id": "fz", **SESSION, "command": {"name": "speaker.set", "participant": None}},
-]
 
 LEAVES = (
     st.none()
@@ -66,9 +68,9 @@ HUGE_VALUE = (
 
 
 @st.composite
-def mutated_frames(draw: st.DrawFn) -> bytes:
+def mutated_frames(draw: st.DrawFn, valid: list[dict[str, Any]]) -> bytes:
     """A valid frame with one field replaced (by anything, or something huge), removed, or one field added."""
-    frame = copy.deepcopy(draw(st.sampled_from(VALID_FRAMES)))
+    frame = copy.deepcopy(draw(st.sampled_from(valid)))
     target = frame["command"] if "command" in frame and draw(st.booleans()) else frame
     operation = draw(st.sampled_from(["replace", "remove", "add"]))
     if operation == "replace":
@@ -80,11 +82,12 @@ def mutated_frames(draw: st.DrawFn) -> bytes:
     return bytes(msgpack.packb(frame))
 
 
-FRAMES = st.one_of(
-    st.binary(max_size=300),
-    ANY_VALUE.map(lambda value: bytes(msgpack.packb(value))),
-    mutated_frames(),
-)
+def frames(valid: list[dict[str, Any]]) -> st.SearchStrategy[bytes]:
+    return st.one_of(
+        st.binary(max_size=300),
+        ANY_VALUE.map(lambda value: bytes(msgpack.packb(value))),
+        mutated_frames(valid),
+    )
 
 
 def decoded(frame: bytes) -> Any:
@@ -113,7 +116,9 @@ def server_errors(server: ServerProcess) -> list[str]:
 
 
 async def test_fuzzed_frames_get_error_frames_and_hurt_nobody(server: ServerProcess) -> None:
-    url = live_url(server, **FACILITATOR)
+    study = await anyio.to_thread.run_sync(make_live_study, server)
+    url = live_url(server, token=study.tokens["lead"])
+    valid = valid_frames(study.study, study.group)
     examples = 0
     pongs = 0
 
@@ -144,11 +149,11 @@ async def test_fuzzed_frames_get_error_frames_and_hurt_nobody(server: ServerProc
         max_examples=300, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )  # fmt: skip
-    @given(frame=FRAMES)
+    @given(frame=frames(valid))
     def fuzz(frame: bytes) -> None:
         anyio.from_thread.run(one_example, frame)
 
-    async with connect_live(live_url(server, role="observer", **SESSION)) as bystander:
+    async with connect_live(live_url(server, token=study.tokens["watcher"])) as bystander:
         done = anyio.Event()
 
         async def keep_pinging() -> None:
