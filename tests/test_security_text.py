@@ -260,7 +260,10 @@ async def test_html_and_markdown_in_participants_text_come_out_of_the_markdown_e
         ("Balanced [views](https://evil.example)", "Presents more than one <b>perspective</b>.", None),
         ("Encourages curiosity", "1. Invites questions\n- and | pipes", None),
     ]
-    s = await run_session(node, lead(node), f"Escaping {next(_names)}", group_name="<i>History</i> teachers",
+    lena = lead(node)
+    warm_study, warm_group = new_study(lena)  # the embedder loads on first use: not inside run_session's 10 s waits
+    lena.ok("POST", f"/api/studies/{warm_study}/canvas/labels", {"text": "warm", "group_id": warm_group}, status=201)
+    s = await run_session(node, lena, f"Escaping {next(_names)}", group_name="<i>History</i> teachers",
                           attributes=attributes)
     query = f"?group_id={s.group}"
     axes_md = s.lead.request("GET", s.path(f"/outputs/axes.md{query}"))
