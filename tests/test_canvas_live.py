@@ -22,6 +22,7 @@ import pycrdt
 import pytest
 
 from calma.canvas.board import CardKind, card_id, read_cards, read_hints
+from calma.canvas.edits import HINTS, MOVES, Move, read_decisions, read_moves
 from calma.canvas.placement import SPREAD, fresh_layout
 from calma.embeddings.model import Embedder
 from tests.helpers.lead import server_with_lead, sign_in_lead
@@ -49,6 +50,10 @@ class Group:
     def board_url(self) -> str:
         return self.server.room_url(f"study-{self.study}.group-{self.group}.board")
 
+    @property
+    def edits_url(self) -> str:
+        return self.server.room_url(f"study-{self.study}.group-{self.group}.edits")
+
     def write(self, person: Person, text: str) -> dict[str, Any]:
         card: dict[str, Any] = person.ok("POST", self.path("/canvas/labels"), {"text": text}, status=201)["card"]
         return card
@@ -73,8 +78,8 @@ def group(server: ServerProcess) -> Group:
     return Group(server, lead, study, group, join("Ravi"), join("Mei"), join("Obi", "observer"))
 
 
-def positions(doc: pycrdt.Doc) -> dict[str, tuple[float, float]]:
-    return {key: (card.x, card.y) for key, card in read_cards(doc).items()}
+def positions(doc: pycrdt.Doc, moves: dict[str, Move] | None = None) -> dict[str, tuple[float, float]]:
+    return {key: (card.x, card.y) for key, card in read_cards(doc, moves).items()}
 
 
 def card_of(doc: pycrdt.Doc, kind: CardKind, text: str) -> Any:
@@ -149,18 +154,21 @@ async def test_a_refit_is_aligned_onto_the_old_layout_and_leaves_moved_cards_whe
         for text in first:
             await anyio.to_thread.run_sync(group.write, group.ravi, text)
         await mei.wait_for(lambda doc: len(read_cards(doc)) == len(first))
-        # Mei drags one card far away, as the browser does: x, y, pinned, movedBy in one transaction.
+        # Mei drags one card far away, as the browser does: {x, y, movedBy} in the group's edits room.
         dragged = card_id(CardKind.LABEL, "cites sources")
-        entry = mei.doc.get("cards", type=pycrdt.Map)[dragged]
-        with mei.doc.transaction():
-            entry["x"], entry["y"], entry["pinned"], entry["movedBy"] = 4321.0, -1234.0, True, "Mei"
-        before = positions(mei.doc)
-        refits = int(mei.doc.get("layout", type=pycrdt.Map).get("refits", 0))
-        for text in MORE:
-            await anyio.to_thread.run_sync(group.write, group.mei, text)
-        await mei.wait_for(lambda doc: int(doc.get("layout", type=pycrdt.Map).get("refits", 0)) > refits)
-        await mei.wait_for(lambda doc: len(read_cards(doc)) == len(first) + len(MORE))
-        after = positions(mei.doc)
+        async with connect_doc(group.edits_url, headers=group.mei.cookie_headers) as edits:
+            edits.doc.get(MOVES, type=pycrdt.Map)[dragged] = {"x": 4321.0, "y": -1234.0, "movedBy": "Mei"}
+            async with connect_doc(group.edits_url, headers=group.ravi.cookie_headers) as seen:
+                await seen.wait_for(lambda doc: dragged in read_moves(doc))
+            moved = read_moves(edits.doc)
+            before = positions(mei.doc, moved)
+            refits = int(mei.doc.get("layout", type=pycrdt.Map).get("refits", 0))
+            for text in MORE:
+                await anyio.to_thread.run_sync(group.write, group.mei, text)
+            await mei.wait_for(lambda doc: int(doc.get("layout", type=pycrdt.Map).get("refits", 0)) > refits)
+            await mei.wait_for(lambda doc: len(read_cards(doc)) == len(first) + len(MORE))
+            after = positions(mei.doc, read_moves(edits.doc))
+            assert read_cards(mei.doc)[dragged].pinned is False, "the board is the server's: moves are in the edits"
     assert after[dragged] == (4321.0, -1234.0), "a card a person moved stays where they put it"
     moved = [key for key in before if key != dragged]
     aligned = np.mean([np.linalg.norm(np.subtract(after[key], before[key])) for key in moved])
@@ -241,15 +249,16 @@ async def test_near_duplicates_are_open_hints_that_the_group_may_dismiss_and_not
         await mei.wait_for(lambda doc: len(read_cards(doc)) == len(labels) and pair_hint(doc) is not None)
         hint = pair_hint(mei.doc)
         assert hint.status.value == "open"
-        entry = mei.doc.get("hints", type=pycrdt.Map)[hint.id]
-        with mei.doc.transaction():
-            entry["status"], entry["decidedBy"] = "dismissed", "Mei"
+        async with connect_doc(group.edits_url, headers=group.mei.cookie_headers) as edits:  # Mei dismisses it
+            edits.doc.get(HINTS, type=pycrdt.Map)[hint.id] = {"status": "dismissed", "decidedBy": "Mei"}
 
-        async with watch(group, group.ravi) as ravi:
-            await ravi.wait_for(lambda doc: read_hints(doc)[hint.id].status.value == "dismissed")
+        async with watch(group, group.ravi) as ravi, connect_doc(group.edits_url, headers=group.ravi.cookie_headers) as decided:
+            await decided.wait_for(lambda doc: hint.id in read_decisions(doc))
+            assert read_hints(ravi.doc, read_decisions(decided.doc))[hint.id].status.value == "dismissed"
             await anyio.to_thread.run_sync(group.write, group.ravi, "loves trivia")
             await ravi.wait_for(lambda doc: card_id(CardKind.LABEL, "loves trivia") in read_cards(doc))
-            assert read_hints(ravi.doc)[hint.id].status.value == "dismissed", "the server never re-opens a decided hint"
+            assert hint.id in read_hints(ravi.doc), "the server never removes a decided hint"
+            assert read_hints(ravi.doc, read_decisions(decided.doc))[hint.id].status.value == "dismissed"
             assert len(read_cards(ravi.doc)) == len(labels) + 1, "nothing was merged"
 
 
@@ -260,6 +269,7 @@ def test_the_canvas_tells_each_person_their_board_and_what_they_may_do(group: Gr
     room = f"study-{group.study}.group-{group.group}.board"
     ravi = group.ravi.ok("GET", group.path("/canvas"))
     assert (ravi["room"], ravi["can_write"], ravi["can_steer"], ravi["anonymous"]) == (room, True, False, True)
+    assert ravi["edits_room"] == f"study-{group.study}.group-{group.group}.edits"
     obi = group.obi.ok("GET", group.path("/canvas"))
     assert (obi["can_write"], obi["can_steer"]) == (False, False)
     lead = group.facilitator.ok("GET", group.path(f"/canvas?group_id={group.group}"))
@@ -306,20 +316,19 @@ def test_an_oversized_or_malformed_body_is_refused(group: Group) -> None:
     assert other.status_code == 401
 
 
-async def test_a_forged_code_card_reveals_no_excerpts_and_wild_positions_do_not_break_placement(group: Group) -> None:
+async def test_a_forged_code_card_is_never_stored_and_placement_carries_on(group: Group) -> None:
     code_baseline(group, group.ravi, ["ravi's private code"])
     secret = card_id(CardKind.CODE, "ravi's private code")
     async with watch(group, group.mei) as mei:
         cards = mei.doc.get("cards", type=pycrdt.Map)
-        with mei.doc.transaction():  # Mei forges a code card, and throws another card far out
+        with mei.doc.transaction():  # Mei forges a code card far out: the board is read-only, the server drops it
             cards[secret] = pycrdt.Map({"text": "ravi's private code", "kind": "code", "authors": [], "uses": 1,
-                                        "people": 1, "x": 1.7e308, "y": -1.7e308, "pinned": True, "movedBy": "Mei",
-                                        "placedAt": 0})
-        async with watch(group, group.ravi) as ravi:  # relayed by the server: the server has it
-            await ravi.wait_for(lambda doc: secret in read_cards(doc))
-        detail = group.mei.ok("GET", group.path(f"/canvas/cards/{secret}"))
-        assert detail["excerpts"] == [] and detail["private_excerpts"] == 0, "codes are not released: nothing behind it"
+                                        "people": 1, "x": 1.7e308, "y": -1.7e308, "placedAt": 0})
         for text in ("kind", "patient", "fair", "curious"):
             card = await anyio.to_thread.run_sync(group.write, group.ravi, text)
             assert np.isfinite([card["x"], card["y"]]).all()
-        await mei.wait_for(lambda doc: len(read_cards(doc)) == 5)
+        async with watch(group, group.ravi) as ravi:
+            await ravi.wait_for(lambda doc: len(read_cards(doc)) == 4)
+            assert secret not in read_cards(ravi.doc), "nobody else ever saw it"
+        missing = group.mei.request("GET", group.path(f"/canvas/cards/{secret}"))
+        assert missing.status_code == 404, missing.text

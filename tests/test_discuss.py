@@ -183,15 +183,15 @@ async def test_the_group_defines_attributes_ranks_rates_and_the_facilitator_gets
                                       json={"name": "y", "examples": [{"kind": "message", "id": "0123456789abcdef"}]})
         assert bad.status_code == 422 and "not a model reply" in bad.json()["detail"]
 
-        # The definition is edited together on the board; saving keeps it as a version.
-        board_url = s.server.room_url(f"study-{s.study}.group-{s.group}.board")
-        async with connect_doc(board_url, headers=s.people["Ana"].cookie_headers) as ana:
-            text = ana.doc.get("attributes", type=pycrdt.Map)[accuracy["id"]]["definition"]
+        # The definition is edited together in the group's edits room (segment 4); saving keeps it as a version.
+        edits_url = s.server.room_url(f"study-{s.study}.group-{s.group}.edits")
+        async with connect_doc(edits_url, headers=s.people["Ana"].cookie_headers) as ana:
+            text = ana.doc.get("definitions", type=pycrdt.Map)[accuracy["id"]]
             text += " Sources are named."
             ravi_sees = s.people["Ravi"]
-            async with connect_doc(board_url, headers=ravi_sees.cookie_headers) as ravi:
+            async with connect_doc(edits_url, headers=ravi_sees.cookie_headers) as ravi:
                 await ravi.wait_for(lambda doc: "Sources are named." in str(
-                    doc.get("attributes", type=pycrdt.Map)[accuracy["id"]]["definition"]))
+                    doc.get("definitions", type=pycrdt.Map)[accuracy["id"]]))
         saved = s.people["Ravi"].ok("POST", s.path(f"/discuss/attributes/{accuracy['id']}/versions"), {})
         assert saved["version"] == 2 and saved["definition"] == "Facts and dates are right. Sources are named."
 
@@ -354,14 +354,18 @@ async def test_concurrent_changes_to_one_attribute_are_conflicts_not_failures_an
     active = [a for a in s.state("Mei")["attributes"] if a["status"] == "active"]
     assert len(active) == 1 and active[0]["name"].startswith("Merged by")
 
-    board_url = s.server.room_url(f"study-{s.study}.group-{s.group}.board")
-    async with connect_doc(board_url, headers=s.people["Ana"].cookie_headers) as ana:
-        text = ana.doc.get("attributes", type=pycrdt.Map)[active[0]["id"]]["definition"]
+    # A definition longer than a version may keep never reaches the edits room (its guard refuses it).
+    edits_url = s.server.room_url(f"study-{s.study}.group-{s.group}.edits")
+    async with connect_doc(edits_url, headers=s.people["Ana"].cookie_headers) as ana:
+        text = ana.doc.get("definitions", type=pycrdt.Map)[active[0]["id"]]
         text += "x" * 5000
-        async with connect_doc(board_url, headers=s.people["Ravi"].cookie_headers) as ravi:
-            await ravi.wait_for(lambda doc: len(str(doc.get("attributes", type=pycrdt.Map)[active[0]["id"]]["definition"])) >= 5000)
-    too_long = s.people["Ravi"].request("POST", s.path(f"/discuss/attributes/{active[0]['id']}/versions"), json={})
-    assert too_long.status_code == 422 and "shorten it on the board" in too_long.json()["detail"]
+        with anyio.fail_after(10):
+            await ana.websocket.wait_closed()
+        assert ana.websocket.close_code == 4422 and "longer than 4000" in (ana.websocket.close_reason or "")
+    async with connect_doc(edits_url, headers=s.people["Ravi"].cookie_headers) as ravi:
+        assert len(str(ravi.doc.get("definitions", type=pycrdt.Map)[active[0]["id"]])) < 4000
+    kept = s.people["Ravi"].ok("POST", s.path(f"/discuss/attributes/{active[0]['id']}/versions"), {})
+    assert len(kept["definition"]) < 4000
 
 
 async def test_group_attributes_appear_as_cards_on_the_canvas_and_leave_it_when_merged(session: Session) -> None:

@@ -63,15 +63,19 @@ def room_permission(
     """The permission in a study room, or None if the principal may not enter it.
 
     `study`, `group` and `participant` are the records the room name refers to
-    (None where they do not exist). The control document is read-only for every
-    client: only the server writes it.
+    (None where they do not exist). The control document and the board are
+    read-only for every client, the facilitator included: only the server writes
+    them (`Room.write_as_server`). What people change on a board (card moves,
+    hint decisions, definitions) goes to the group's `edits` room, writable by
+    the facilitator and the group's participants, each update checked by its guard.
     """
     if study is None or group is None or group.study_id != study.id or not sees_study(principal, study):
         return None
     if room.kind is RoomKind.PRIVATE:
         if participant is None or participant.group_id != group.id or participant.study_id != study.id:
             return None
-    writable = Permission.READ_ONLY if room.kind is RoomKind.CONTROL else Permission.READ_WRITE
+    server_authored = room.kind in (RoomKind.CONTROL, RoomKind.BOARD)
+    writable = Permission.READ_ONLY if server_authored else Permission.READ_WRITE
     if principal.is_facilitator:
         return writable
     if principal.group_id != group.id:

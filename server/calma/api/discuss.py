@@ -222,7 +222,7 @@ async def patch_attribute(call: Call) -> Response:
     try:
         attribute = await _service(call).update_attribute(study, group.id, call.param("attribute_id"), by, name=body.name,
                                                            provenance=body.provenance, examples=examples,
-                                                           writer=call.user.participant_id)
+                                                           writer=call.user.participant_id, definition=body.definition)
     except DiscussRefused as exc:
         raise _refused(exc) from exc
     return await _attribute_reply(call, study, group, attribute)
@@ -325,7 +325,7 @@ ENDPOINTS = [
              "Segment 4: a group attribute (name, definition, the cards that fed it, example interactions)", TAG,
              status=201, response=schemas.AttributeOut, request=schemas.AttributeIn, problems=(403, 409)),
     Endpoint("PATCH", "/studies/{study_id}/discuss/attributes/{attribute_id}", patch_attribute, "updateAttribute",
-             "Rename a group attribute, or set its provenance or examples (a new version)", TAG,
+             "Rename a group attribute, or set its definition, provenance or examples (a new version; participants change the definition in segment 4 only, the facilitator at any time)", TAG,
              response=schemas.AttributeOut, request=schemas.AttributePatch, problems=(403, 409)),
     Endpoint("POST", "/studies/{study_id}/discuss/attributes/{attribute_id}/versions", save_version, "saveAttributeVersion",
              "Keep the definition as it reads now (edited live on the board) as a version", TAG,

@@ -1,11 +1,14 @@
-"""The semantic canvas in a board room's Yjs document (shared_schema/board.json, version 2).
+"""The semantic canvas in a board room's Yjs document (shared_schema/board.json, version 3).
 
-Three top-level Y.Maps: `cards` (card id → Y.Map of text, kind, authors, uses,
-people, x, y, pinned, movedBy, placedAt), `hints` (hint id → Y.Map of kind,
-cards, similarity, status, decidedBy) and `layout` (refits, refitAt,
-placedSinceRefit). Readers here skip entries that do not fit (clients write to
-the same document); writers are plain functions on a document, run inside
-`Room.write_as_server` so that what they change is stored before anyone sees it.
+Three top-level Y.Maps, written by the server only (the board room is read-only
+for every client): `cards` (card id → Y.Map of text, kind, authors, uses,
+people, writers, x, y, placedAt), `hints` (hint id → Y.Map of kind, cards,
+similarity) and `layout` (refits, refitAt, placedSinceRefit). Where people moved
+cards and what they decided on hints is in the group's edits document
+(`calma.canvas.edits`); readers here lay that over the board. Readers skip
+entries that do not fit (boards written before version 3 held client writes);
+writers are plain functions on a document, run inside `Room.write_as_server` so
+that what they change is stored before anyone sees it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 import pycrdt
 
+from calma.canvas.edits import Decision, Move
+
 CARDS = "cards"
 HINTS = "hints"
 LAYOUT = "layout"
@@ -26,7 +31,7 @@ MAX_TEXT = 500
 MAX_AUTHORS = 20
 MAX_HINT_CARDS = 200
 MAX_WRITERS = 500
-MAX_COORDINATE = 1_000_000.0  # canvas units; positions beyond (a client may write anything) read as this bound
+MAX_COORDINATE = 1_000_000.0  # canvas units; positions beyond read as this bound
 
 
 class CardKind(StrEnum):
@@ -113,34 +118,43 @@ def _card(key: str, entry: Any) -> Card | None:
     content = CardContent(
         text=text[:MAX_TEXT], kind=CardKind(kind),
         authors=tuple(a for a in authors if isinstance(a, str))[:MAX_AUTHORS] if isinstance(authors, list) else (),
-        uses=int(_number(entry.get("uses")) or 0), people=int(_number(entry.get("people")) or 0),
+        uses=max(0, int(_number(entry.get("uses")) or 0)), people=max(0, int(_number(entry.get("people")) or 0)),
         writers=tuple(w for w in writers if isinstance(w, str))[:MAX_WRITERS] if isinstance(writers, list) else (),
     )
-    return Card(key, content, x, y, entry.get("pinned") is True)
+    return Card(key, content, x, y, entry.get("pinned") is True)  # `pinned` on the board: version 2 boards
 
 
-def read_cards(doc: pycrdt.Doc) -> dict[str, Card]:
-    """Every well-formed card, by id."""
+def read_cards(doc: pycrdt.Doc, moves: dict[str, Move] | None = None) -> dict[str, Card]:
+    """Every well-formed card, by id, where people moved it (`moves`, from the edits document) or else
+    where the server placed it. A moved card is pinned."""
     cards = doc.get(CARDS, type=pycrdt.Map)
+    moves = moves or {}
     found = {}
     for key in list(cards.keys()):
         card = _card(key, cards.get(key))
-        if card is not None:
-            found[key] = card
+        if card is None:
+            continue
+        move = moves.get(key)
+        found[key] = card if move is None else Card(key, card.content, _bounded(move.x), _bounded(move.y), True)
     return found
 
 
-def read_hints(doc: pycrdt.Doc) -> dict[str, Hint]:
+def read_hints(doc: pycrdt.Doc, decisions: dict[str, Decision] | None = None) -> dict[str, Hint]:
+    """Every well-formed hint, by id, with the group's decision (from the edits document) as its status."""
     hints = doc.get(HINTS, type=pycrdt.Map)
+    decisions = decisions or {}
     found = {}
     for key in list(hints.keys()):
         entry = hints.get(key)
         if not isinstance(entry, pycrdt.Map):
             continue
-        cards, status = entry.get("cards"), entry.get("status")
-        if not isinstance(cards, list) or status not in HintStatus.__members__.values():
+        cards = entry.get("cards")
+        if not isinstance(cards, list):
             continue
-        found[key] = Hint(key, str(entry.get("kind")), tuple(c for c in cards if isinstance(c, str)),
+        legacy = entry.get("status")  # version 2 boards kept decisions on the board
+        decision = decisions.get(key)
+        status = decision.status if decision is not None else legacy if legacy in HintStatus.__members__.values() else "open"
+        found[key] = Hint(key, str(entry.get("kind")), tuple(c for c in cards if isinstance(c, str))[:MAX_HINT_CARDS],
                           _number(entry.get("similarity")) or 0.0, HintStatus(status))
     return found
 
@@ -163,8 +177,7 @@ def put_card(doc: pycrdt.Doc, content: CardContent, x: float, y: float, now_ms: 
     doc.get(CARDS, type=pycrdt.Map)[content.id] = pycrdt.Map({
         "text": content.text[:MAX_TEXT], "kind": content.kind.value, "authors": list(content.authors[:MAX_AUTHORS]),
         "uses": content.uses, "people": content.people, "writers": list(content.writers[:MAX_WRITERS]),
-        "x": round(x, 2), "y": round(y, 2), "pinned": False,
-        "movedBy": "", "placedAt": now_ms,
+        "x": round(_bounded(x), 2), "y": round(_bounded(y), 2), "placedAt": now_ms,
     })
 
 
@@ -193,13 +206,13 @@ def move_cards(doc: pycrdt.Doc, positions: dict[str, tuple[float, float]]) -> No
     for key, (x, y) in positions.items():
         entry = cards.get(key)
         if isinstance(entry, pycrdt.Map) and math.isfinite(x) and math.isfinite(y):
-            entry["x"], entry["y"] = round(x, 2), round(y, 2)
+            entry["x"], entry["y"] = round(_bounded(x), 2), round(_bounded(y), 2)
 
 
-def sync_hints(doc: pycrdt.Doc, wanted: list[Hint]) -> None:
-    """Open hints become exactly `wanted` (less those already decided); decided hints are never touched."""
+def sync_hints(doc: pycrdt.Doc, wanted: list[Hint], decisions: dict[str, Decision] | None = None) -> None:
+    """Open hints become exactly `wanted`; hints the group decided (`decisions`, from the edits document) stay."""
     hints = doc.get(HINTS, type=pycrdt.Map)
-    existing = read_hints(doc)
+    existing = read_hints(doc, decisions)
     wanted_ids = {hint.id for hint in wanted}
     for key, hint in existing.items():
         if hint.status is HintStatus.OPEN and key not in wanted_ids:
@@ -209,7 +222,6 @@ def sync_hints(doc: pycrdt.Doc, wanted: list[Hint]) -> None:
             continue
         hints[hint.id] = pycrdt.Map({
             "kind": hint.kind, "cards": list(hint.cards[:MAX_HINT_CARDS]), "similarity": round(hint.similarity, 4),
-            "status": HintStatus.OPEN.value, "decidedBy": "",
         })
 
 

@@ -8,7 +8,9 @@ one group that arrive together are placed in one pass (one embedding batch,
 one fit, one update). `run` follows Reflect: when a participant's codes
 change, or the facilitator releases them, the group's code cards are brought
 up to date. This module never decides anything for the group: hints are
-written as open suggestions; accepting or dismissing them is the group's.
+written as open suggestions; accepting or dismissing them is the group's (in
+the edits document, `calma.canvas.edits`, which also holds where people moved
+cards: refits leave those cards where people put them).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from calma.canvas.board import (
     sync_hints,
     update_card,
 )
+from calma.canvas.edits import Decision, Move, forget_cards, read_decisions, read_moves
 from calma.canvas.grouping import suggest
 from calma.canvas.locks import BoardLocks, NoBoardLocks
 from calma.canvas.placement import MIN_FITTED, Plane, fit_plane, fresh_layout, project_onto, relayout
@@ -108,11 +111,31 @@ class CanvasService:
         return self._embedder
 
     async def cards(self, study_id: str, group_id: str) -> dict[str, Card]:
-        """The cards on the group's board now."""
+        """The cards on the group's board now, where people moved them."""
+        moves = (await self.edits(study_id, group_id))[0]
         rooms = self._rooms()
         room = await rooms.acquire(StudyRoom.board(study_id, group_id).name)
         try:
-            return read_cards(room.doc)
+            return read_cards(room.doc, moves)
+        finally:
+            rooms.release(room)
+
+    async def edits(self, study_id: str, group_id: str) -> tuple[dict[str, Move], dict[str, Decision]]:
+        """What the group changed on its board: the moves of cards and the decisions on hints."""
+        rooms = self._rooms()
+        room = await rooms.acquire(StudyRoom.edits(study_id, group_id).name)
+        try:
+            return read_moves(room.doc), read_decisions(room.doc)
+        finally:
+            rooms.release(room)
+
+    async def _forget(self, study_id: str, group_id: str, cards: list[str]) -> None:
+        """Cards that left the board: their moves leave the edits document too."""
+        rooms = self._rooms()
+        room = await rooms.acquire(StudyRoom.edits(study_id, group_id).name)
+        try:
+            if any(key in read_moves(room.doc) for key in cards):
+                await room.write_as_server(lambda doc: forget_cards(doc, cards))
         finally:
             rooms.release(room)
 
@@ -153,17 +176,20 @@ class CanvasService:
     async def _place_batch(self, room_name: str, batch: list[_Request]) -> None:
         rooms = self._rooms()
         started = time.perf_counter()
+        parsed = parse_study_room(room_name)
+        assert parsed is not None
         room = await rooms.acquire(room_name)
         try:
             async with self._board_locks.hold(room_name):  # other hub nodes wait their turn for this board
-                update, positions = await self._plan(room_name, room.doc, batch)
+                moves = (await self.edits(parsed.study_id, parsed.group_id))[0]
+                update, positions, gone = await self._plan(room_name, room.doc, moves, batch)
                 if update is not None:
                     await room.write_as_server(update)  # applied here before the next holder reads
         finally:
             rooms.release(room)
+        if gone:
+            await self._forget(parsed.study_id, parsed.group_id, gone)
         if update is not None:  # suggestions follow, off the path of the label to the screen
-            parsed = parse_study_room(room_name)
-            assert parsed is not None
             self._hints_stale.add((parsed.study_id, parsed.group_id))
             self._stale_added.set()
         metrics.CANVAS_PASSES.inc()
@@ -171,10 +197,11 @@ class CanvasService:
         for request in batch:
             request.positions = {c.id: positions[c.id] for c in request.contents if c.id in positions}
 
-    async def _plan(self, room: str, doc: pycrdt.Doc,
-                    batch: list[_Request]) -> tuple[Callable[[pycrdt.Doc], None] | None, dict[str, tuple[float, float]]]:
-        """What one pass changes on the board (None: nothing) and where every card of the batch is."""
-        existing = read_cards(doc)
+    async def _plan(self, room: str, doc: pycrdt.Doc, moves: dict[str, Move], batch: list[_Request]
+                    ) -> tuple[Callable[[pycrdt.Doc], None] | None, dict[str, tuple[float, float]], list[str]]:
+        """What one pass changes on the board (None: nothing), where every card of the batch is, and which cards go.
+        Cards people moved (`moves`) stay where they put them: a refit moves only the others."""
+        existing = read_cards(doc, moves)
         wanted: dict[str, CardContent] = {}
         replaced = {r.replace_kind for r in batch if r.replace_kind is not None}
         for request in batch:
@@ -217,7 +244,7 @@ class CanvasService:
             moves, fresh = {}, {}
         positions = {key: moves.get(key, (card.x, card.y)) for key, card in kept.items()} | fresh
         if not (new or gone or changed):
-            return None, positions
+            return None, positions, []
         metrics.CANVAS_CARDS_PLACED.inc(len(new))
         if refit and kept:
             metrics.CANVAS_REFITS.inc()
@@ -233,7 +260,7 @@ class CanvasService:
                 move_cards(board, moves)
             count_layout(board, placed=len(new), refitted=refit and len(kept) > 0, now_ms=now_ms)
 
-        return change, positions
+        return change, positions, gone
 
     # -- following Reflect -------------------------------------------------------------------------
 
@@ -272,6 +299,7 @@ class CanvasService:
         """Suggestions for the board as it is now: open hints added and removed; decided ones left alone."""
         # Computed without the group's lock (placing goes on meanwhile): a pass that adds cards marks
         # the hints stale again, so the next round catches up.
+        decisions = (await self.edits(study_id, group_id))[1]
         rooms = self._rooms()
         room = await rooms.acquire(StudyRoom.board(study_id, group_id).name)
         try:
@@ -279,7 +307,7 @@ class CanvasService:
             ids = list(cards)
             vectors = await self._embedder.embed([cards[key].content.text for key in ids]) if ids else None
             hints = await anyio.to_thread.run_sync(_hints, ids, vectors) if vectors is not None else []
-            await room.write_as_server(lambda board: sync_hints(board, hints))
+            await room.write_as_server(lambda board: sync_hints(board, hints, decisions))
         finally:
             rooms.release(room)
 

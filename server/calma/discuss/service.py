@@ -5,10 +5,14 @@ server writes it; facilitators drive it over /live). Segment 1's top threes
 are stored privately and reach nobody else — not even as cards — until the
 facilitator reveals them; then they are placed on the canvas. Segment 4's
 group attributes are records with a version history (merge and split keep
-the originals, marked) mirrored into the board document, where each one's
-definition is a Y.Text the group edits together. Rankings (segment 4) and
-ratings (segment 5) are private: the rankings' aggregate is shown once the
-facilitator reveals it, the ratings only after the session closes.
+the originals, marked) mirrored into the board document (server-written);
+each one's definition is a Y.Text in the group's edits document that the group
+edits together in segment 4 only (the edits room's guard refuses it otherwise).
+When segment 5 starts, the wording of every active attribute is frozen as a
+version (op `rate`), and each rating names the versions it rated; a later change
+(the facilitator's, over REST) is a new version in the history. Rankings
+(segment 4) and ratings (segment 5) are private: the rankings' aggregate is
+shown once the facilitator reveals it, the ratings only after the session closes.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 import pycrdt
 
 from calma.canvas.board import CardContent, CardKind, card_id
+from calma.canvas.edits import MAX_DEFINITION, ensure_definition, read_definitions, replace_definition
 from calma.canvas.service import CanvasService
 from calma.discuss import artifacts, consensus
 from calma.discuss.aggregate import Aggregate, aggregate
@@ -45,8 +50,10 @@ log = logging.getLogger(__name__)
 ATTRIBUTES = "attributes"  # the board document's Y.Map of group attributes (shared_schema/board.json)
 TOP3, RANKING, RATINGS = "top3", "ranking", "ratings"
 REVEAL_TOP3, REVEAL_RANKINGS = "top3", "rankings"
+EDITING, RATING = "discuss", "rate"  # the segments in which definitions are edited, then rated
+RATED_OP = "rate"  # the version op that freezes the wording rated in segment 5
+FROZEN_BY = "segment 5 (the wording rated)"
 SEGMENT_OF = {TOP3: "top3", RANKING: "discuss", RATINGS: "rate"}
-MAX_DEFINITION = 4000  # characters, as kept in a version (merges join definitions; the live text may run longer)
 MATCH_AT = 0.5  # a segment-1 attribute counts as a group attribute when this similar (if provenance does not say)
 
 
@@ -105,6 +112,8 @@ class DiscussService:
         """Called after a control command was stored: revealing the top threes puts them on the canvas."""
         if command.get("name") == "reveal" and command.get("what") == REVEAL_TOP3:
             await self.publish_top3(study_id, group_id)
+        if command.get("name") == "segment.set" and command.get("segment") == RATING:
+            await self.freeze_for_rating(study_id, group_id)
 
     # -- before the session: the artifacts ----------------------------------------------------------
 
@@ -197,13 +206,55 @@ class DiscussService:
         return [a for a in found if a.status == "active"] if active_only else found
 
     async def live_definitions(self, study_id: str, group_id: str) -> dict[str, str]:
-        """Each attribute's definition as the group is editing it (the board's Y.Text)."""
+        """Each attribute's definition as the group is editing it (the edits document's Y.Text; a board
+        written before version 3 kept it in the board)."""
         rooms = self._rooms()
         room = await rooms.acquire(StudyRoom.board(study_id, group_id).name)
         try:
-            return _definitions(room.doc)
+            legacy = _definitions(room.doc)
         finally:
             rooms.release(room)
+        room = await rooms.acquire(StudyRoom.edits(study_id, group_id).name)
+        try:
+            return legacy | read_definitions(room.doc)
+        finally:
+            rooms.release(room)
+
+    async def freeze_for_rating(self, study_id: str, group_id: str) -> list[Attribute]:
+        """Segment 5 starts: every active attribute's wording as it reads now becomes a version (op `rate`),
+        the one the ratings reference (unless that exact wording is frozen already)."""
+        definitions = await self.live_definitions(study_id, group_id)
+        now = self._clock()
+        frozen = []
+        for attribute in await self.attributes(group_id, active_only=True):
+            text = definitions.get(attribute.id, attribute.definition)
+            history = await self.store.history(attribute.id)
+            if history and history[-1].op == RATED_OP and text == attribute.definition:
+                continue
+            frozen.append(replace(attribute, version=attribute.version + 1, updated_at=now, definition=text))
+        if frozen:
+            await self._commit(study_id, group_id, frozen, RATED_OP, FROZEN_BY)
+        return frozen
+
+    async def rated_versions(self, group_id: str) -> dict[str, tuple[int, str]]:
+        """attribute id → (version, its definition) that the group's segment-5 ratings rated (the version most
+        ratings name; ratings stored before versions were recorded name none)."""
+        counts: dict[str, dict[int, int]] = {}
+        for entry in await self.store.entries(group_id, RATINGS):
+            versions = entry.payload.get("versions")
+            if not isinstance(versions, dict):
+                continue
+            for attribute_id, version in versions.items():
+                if isinstance(version, int):
+                    counts.setdefault(attribute_id, {}).setdefault(version, 0)
+                    counts[attribute_id][version] += 1
+        rated = {}
+        for attribute_id, tally in counts.items():
+            version = max(tally, key=lambda v: (tally[v], v))
+            snapshot = next((v.snapshot for v in await self.store.history(attribute_id) if v.version == version), None)
+            if snapshot is not None:
+                rated[attribute_id] = (version, str(snapshot.get("definition", "")))
+        return rated
 
     async def create_attribute(self, study: Study, group_id: str, by: str, name: str, definition: str,
                                provenance: Sequence[str], examples: Sequence[Example], *,
@@ -220,8 +271,14 @@ class DiscussService:
 
     async def update_attribute(self, study: Study, group_id: str, attribute_id: str, by: str, *, name: str | None,
                                provenance: Sequence[str] | None, examples: Sequence[Example] | None,
-                               writer: str | None = None) -> Attribute:
+                               writer: str | None = None, definition: str | None = None) -> Attribute:
+        """`definition`: a new wording, set as a new version (participants: in segment 4 only; the facilitator:
+        any time, e.g. after the vote, where it is a new version next to the one that was rated)."""
         current = await self._active(group_id, attribute_id)
+        if definition is not None and writer is not None:
+            segment = (await self.control(study.id, group_id))["segment"]
+            if segment != EDITING:
+                raise DiscussRefused("conflict", f"definitions change in segment 4 only; the session is in {segment!r}")
         if examples is not None:
             await self._check_examples(study, group_id, [e for e in examples if {"kind": e.kind, "id": e.id}
                                                          not in current.examples], writer)
@@ -230,12 +287,13 @@ class DiscussService:
         definitions = await self.live_definitions(study.id, group_id)
         changed = replace(
             current, version=current.version + 1, updated_at=self._clock(),
-            definition=definitions.get(current.id, current.definition),
+            definition=definition.strip() if definition is not None else definitions.get(current.id, current.definition),
             name=" ".join(name.split()) if name is not None else current.name,
             provenance=tuple(dict.fromkeys(provenance)) if provenance is not None else current.provenance,
             examples=tuple({"kind": e.kind, "id": e.id} for e in examples) if examples is not None else current.examples,
         )
-        await self._commit(study.id, group_id, [changed], "update", by)
+        await self._commit(study.id, group_id, [changed], "update", by,
+                           replaced_texts={changed.id: changed.definition} if definition is not None else None)
         return changed
 
     async def save_version(self, study: Study, group_id: str, attribute_id: str, by: str) -> Attribute:
@@ -322,8 +380,9 @@ class DiscussService:
                 raise DiscussRefused("invalid", f"{example.id!r} is from a conversation its author has not shared")
 
     async def _commit(self, study_id: str, group_id: str, changed: list[Attribute], op: str, by: str, *,
-                      new_texts: dict[str, str] | None = None) -> None:
-        """Store the attributes with their versions, then mirror them into the board (new ones get their Y.Text)."""
+                      new_texts: dict[str, str] | None = None, replaced_texts: dict[str, str] | None = None) -> None:
+        """Store the attributes with their versions, then mirror them into the board, then give each active one
+        its Y.Text in the edits document (new ones start with `new_texts`; `replaced_texts` overwrite)."""
         for attribute in changed:
             if len(attribute.definition) > MAX_DEFINITION:
                 raise DiscussRefused("invalid", f"the definition of {attribute.name!r} is {len(attribute.definition)} "
@@ -333,10 +392,24 @@ class DiscussService:
         except (VersionConflict, IntegrityViolation) as exc:
             raise DiscussRefused("conflict", "someone changed this attribute at the same moment; look again and retry") from exc
         texts = new_texts or {}
+        replaced = replaced_texts or {}
         rooms = self._rooms()
         room = await rooms.acquire(StudyRoom.board(study_id, group_id).name)
         try:
-            await room.write_as_server(lambda doc: _mirror(doc, changed, texts))
+            await room.write_as_server(lambda doc: _mirror(doc, changed))
+        finally:
+            rooms.release(room)
+
+        def texts_of(doc: pycrdt.Doc) -> None:
+            for attribute in changed:
+                if attribute.id in replaced:
+                    replace_definition(doc, attribute.id, replaced[attribute.id])
+                elif attribute.status == "active":
+                    ensure_definition(doc, attribute.id, texts.get(attribute.id, attribute.definition))
+
+        room = await rooms.acquire(StudyRoom.edits(study_id, group_id).name)
+        try:
+            await room.write_as_server(texts_of)
         finally:
             rooms.release(room)
         await self.publish_attributes(study_id, group_id)
@@ -379,8 +452,9 @@ class DiscussService:
         _check_ballot("ranking", ranking, len(active), active)
         if set(ranking) != active:
             raise DiscussRefused("invalid", "rank every group attribute")
+        versions = {a.id: a.version for a in await self.attributes(participant.group_id, active_only=True)}
         return await self.store.put_entry(study.id, participant.group_id, participant.id, RATINGS,
-                                          {"likert": dict(likert), "ranking": list(ranking)})
+                                          {"likert": dict(likert), "ranking": list(ranking), "versions": versions})
 
     async def rankings(self, group_id: str) -> dict[str, Aggregate]:
         """The group's top three and top five, by Borda and by Schulze, over the active attributes."""
@@ -465,6 +539,7 @@ def _unique_examples(examples: Any) -> list[dict[str, str]]:
 
 
 def _definitions(doc: pycrdt.Doc) -> dict[str, str]:
+    """Live texts a board written before version 3 kept (a Y.Text under each attribute)."""
     found = {}
     attributes = doc.get(ATTRIBUTES, type=pycrdt.Map)
     for key in list(attributes.keys()):
@@ -474,17 +549,18 @@ def _definitions(doc: pycrdt.Doc) -> dict[str, str]:
     return found
 
 
-def _mirror(doc: pycrdt.Doc, changed: list[Attribute], texts: dict[str, str]) -> None:
+def _mirror(doc: pycrdt.Doc, changed: list[Attribute]) -> None:
+    """The attributes' records as the board shows them (`definition`: the text of `version`)."""
     attributes = doc.get(ATTRIBUTES, type=pycrdt.Map)
     for attribute in changed:
-        fields = {"name": attribute.name, "examples": [dict(e) for e in attribute.examples],
+        fields = {"name": attribute.name, "definition": attribute.definition,
+                  "examples": [dict(e) for e in attribute.examples],
                   "provenance": list(attribute.provenance), "status": attribute.status,
                   "mergedInto": attribute.merged_into or "", "splitFrom": attribute.split_from or "",
                   "version": attribute.version, "createdBy": attribute.created_by}
         entry = attributes.get(attribute.id)
         if not isinstance(entry, pycrdt.Map):
-            text = texts.get(attribute.id, attribute.definition)
-            attributes[attribute.id] = pycrdt.Map({**fields, "definition": pycrdt.Text(text)})
+            attributes[attribute.id] = pycrdt.Map(fields)
             continue
         shown = entry.get("version")
         if isinstance(shown, (int, float)) and shown >= attribute.version:

@@ -18,6 +18,7 @@ class CloseCode(IntEnum):
     BAD_ROOM_NAME = 4404
     TOO_SLOW = 4408
     DOCUMENT_TOO_LARGE = 4413
+    EDIT_REFUSED = 4422
     ROOM_FULL = 4429
 
 

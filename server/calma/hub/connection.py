@@ -1,7 +1,8 @@
-"""One client's websocket in a room: its permission, its presence ids and its outbox (calma.outbox)."""
+"""One client's websocket in a room: who it is, its permission, its presence ids and its outbox (calma.outbox)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from starlette.websockets import WebSocket
@@ -24,6 +25,33 @@ class Permission(Enum):
     READ_ONLY = "read-only"
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a connection acts for, as the room's authorizer found out (guards check updates against it).
+
+    `key` is stable for one person ("participant:<id>", "facilitator:<id>", or "anonymous:" for sandbox
+    rooms), `name` is what they are shown as, `role` is facilitator, participant, observer or anonymous.
+    """
+
+    key: str
+    name: str
+    role: str
+
+
+ANONYMOUS = Identity("anonymous:", "", "anonymous")
+_IDENTITY_STATE = "calma.identity"
+
+
+def set_identity(websocket: WebSocket, identity: Identity) -> None:
+    """The authorizer says who this websocket is (kept in the connection's ASGI scope)."""
+    websocket.scope[_IDENTITY_STATE] = identity
+
+
+def identity_of(websocket: WebSocket) -> Identity:
+    found = websocket.scope.get(_IDENTITY_STATE)
+    return found if isinstance(found, Identity) else ANONYMOUS
+
+
 class Connection:
     """A websocket joined to a room."""
 
@@ -37,6 +65,11 @@ class Connection:
         self.outbox = Outbox(
             websocket, max_bytes=max_outbox_bytes, too_slow=_too_slow, on_sent=metrics.MESSAGES_SENT.inc, on_close=_count_close
         )
+
+    @property
+    def identity(self) -> Identity:
+        """Who this connection acts for (anonymous unless the authorizer said otherwise)."""
+        return identity_of(self.websocket)
 
     @property
     def read_only(self) -> bool:

@@ -27,6 +27,8 @@ class FewShot(Model):
 class Rubric(Model):
     axis: str
     definition: str
+    version: int | None = Field(default=None, description="the attribute's version whose wording `definition` is")
+    rated_version: int | None = Field(default=None, description="the version the group rated in segment 5, if any")
     scale: dict[Literal["1", "2", "3", "4", "5"], str]
     few_shot: list[FewShot]
     prompt_template: str = Field(description="the judge prompt with {prompt} and {response} to fill in")

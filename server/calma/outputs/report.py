@@ -134,6 +134,11 @@ def report_html(axes_doc: DerivedAxes, cards: dict[str, Card], word_cloud: bytes
     parts.append("</tbody></table>")
     for index, axis in enumerate(axes_doc.axes, start=1):
         parts.append(f"<section class=\"axis\"><h2>{index}. {_e(axis.name)}</h2><p>{_e(axis.definition) or '<em>No definition.</em>'}</p>")
+        if axis.rated_version is not None and axis.rated_definition != axis.definition:
+            parts.append(f"<p class=\"caveat\">Rated in segment 5 as version {_e(axis.rated_version)}: "
+                         f"{_e(axis.rated_definition)} (changed afterwards; this is version {_e(axis.version)}).</p>")
+        elif axis.rated_version is not None:
+            parts.append(f"<p class=\"muted\">The wording rated in segment 5 (version {_e(axis.rated_version)}).</p>")
         if axis.provenance:
             parts.append("<p class=\"muted\">From the labels: " + ", ".join(f"“{_e(s.text)}”" for s in axis.provenance) + "</p>")
         if axis.agreement and axis.agreement.caveat:

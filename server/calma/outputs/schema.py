@@ -55,6 +55,12 @@ class Axis(Model):
     id: str | None = None
     name: str = Field(min_length=1, max_length=200)
     definition: str = Field(max_length=5000)
+    version: int | None = Field(default=None, description="the attribute's version whose wording `definition` is")
+    rated_version: int | None = Field(default=None, description="the version whose wording the segment-5 ratings rated "
+                                                                "(frozen when segment 5 started); none if not rated")
+    rated_definition: str | None = Field(default=None, max_length=5000,
+                                         description="the wording that was rated (differs from `definition` only if "
+                                                     "the facilitator changed it after the vote, as a later version)")
     examples: list[Example] = Field(default_factory=list)
     provenance: list[Source] = Field(default_factory=list)
     rank: Rank | None = None

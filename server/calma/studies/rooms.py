@@ -1,8 +1,11 @@
 """How study rooms are named: `study-<studyId>.group-<groupId>.<kind>`.
 
-Kinds: `board` (the group's shared board), `control` (the server-authored
-control document; read-only for every client) and `p-<participantId>` (one
-participant's private documents). Every other room name is a *sandbox* room,
+Kinds: `board` (the group's shared board: server-authored, read-only for every
+client), `edits` (the small participant-writable document beside it: card
+moves, hint decisions, definitions being edited; every update checked by
+`calma.canvas.edits_guard`), `control` (the server-authored control document;
+read-only for every client) and `p-<participantId>` (one participant's private
+documents). Every other room name is a *sandbox* room,
 outside any study. Names stay within the hub's room-name pattern.
 """
 
@@ -13,12 +16,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 STUDY_ROOM_PREFIX = "study-"
-STUDY_ROOM_FORMAT = "study-<studyId>.group-<groupId>.(board|control|p-<participantId>)"
-_STUDY_ROOM = re.compile(r"^study-([0-9a-f]{16})\.group-([0-9a-f]{16})\.(board|control|p-([0-9a-f]{16}))$")
+STUDY_ROOM_FORMAT = "study-<studyId>.group-<groupId>.(board|edits|control|p-<participantId>)"
+_STUDY_ROOM = re.compile(r"^study-([0-9a-f]{16})\.group-([0-9a-f]{16})\.(board|edits|control|p-([0-9a-f]{16}))$")
 
 
 class RoomKind(StrEnum):
     BOARD = "board"
+    EDITS = "edits"
     CONTROL = "control"
     PRIVATE = "private"
 
@@ -38,6 +42,10 @@ class StudyRoom:
     @classmethod
     def board(cls, study_id: str, group_id: str) -> StudyRoom:
         return cls(study_id, group_id, RoomKind.BOARD)
+
+    @classmethod
+    def edits(cls, study_id: str, group_id: str) -> StudyRoom:
+        return cls(study_id, group_id, RoomKind.EDITS)
 
     @classmethod
     def control(cls, study_id: str, group_id: str) -> StudyRoom:
