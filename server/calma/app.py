@@ -38,6 +38,7 @@ from calma.hub.log import LocalLog, RoomLog
 from calma.hub.redis_log import RedisLog
 from calma.hub.permissions import RoomAuthorizer
 from calma.canvas.locks import BoardLocks, NoBoardLocks, RedisBoardLocks
+from calma.canvas.edits_guard import edits_guards
 from calma.canvas.service import CanvasService
 from calma.discuss.service import DiscussService
 from calma.store.discuss_sql import SQLDiscussStore
@@ -220,7 +221,7 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 await tg.start(watch_store, the_store)  # PostgreSQL: fail fast while the server is down
                 room_log = await start_room_log(settings, the_store, tg)
                 interact = await start_interact(settings, the_store, access, tg)
-                rooms = RoomManager(settings, room_log, tg, guards=sandbox_guards(access.sandbox))
+                rooms = RoomManager(settings, room_log, tg, guards=sandbox_guards(access.sandbox, edits_guards(lambda: rooms)))
                 if access.sandbox is not None:
                     await tg.start(access.sandbox.run, lambda: rooms)  # deletes sandbox rooms past their lifetime
 

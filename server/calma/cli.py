@@ -49,11 +49,15 @@ def _serve(args: argparse.Namespace) -> int:
     from calma.observability.logs import configure
 
     configure(args.log_level)
-    limits = RoomLimits(
-        max_frame_bytes=args.max_frame_bytes,
-        max_document_bytes=args.max_document_bytes,
-        max_connections_per_room=args.max_connections_per_room,
-    )
+    try:
+        limits = RoomLimits(
+            max_frame_bytes=args.max_frame_bytes,
+            max_document_bytes=args.max_document_bytes,
+            max_connections_per_room=args.max_connections_per_room,
+        )
+    except ValueError as exc:
+        print(f"calma serve: {exc}", file=sys.stderr)
+        return 2
     from calma.interact.models import LLMConfigError, embedded_model, load_llm_config
 
     try:

@@ -22,13 +22,22 @@ class RoomLimits:
     """Per-room and per-connection limits, each enforced with a close code."""
 
     max_frame_bytes: int = 1024 * 1024
-    max_document_bytes: int = 32 * 1024 * 1024
+    # A newcomer receives the whole document in one sync step into its outbox: the document, plus one more
+    # frame, must fit in `max_outbox_bytes` (checked below), or one big board would lock everyone out (4408).
+    max_document_bytes: int = 6 * 1024 * 1024
     max_connections_per_room: int = 2000
     max_awareness_state_bytes: int = 8 * 1024
     max_outbox_bytes: int = 8 * 1024 * 1024
     room_name_pattern: str = ROOM_NAME_PATTERN
     # What one client update may hold (nesting depth, string sizes, counts): checked before Yrs sees it.
     updates: UpdateLimits = field(default_factory=UpdateLimits)
+
+    def __post_init__(self) -> None:
+        if self.max_document_bytes + self.max_frame_bytes > self.max_outbox_bytes:
+            raise ValueError(
+                f"a document of up to {self.max_document_bytes} bytes plus a frame of {self.max_frame_bytes} must fit "
+                f"in what a newcomer can receive ({self.max_outbox_bytes} bytes): lower --max-document-bytes"
+            )
 
     def room_name_ok(self, name: str) -> bool:
         return re.fullmatch(self.room_name_pattern, name) is not None

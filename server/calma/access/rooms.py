@@ -23,13 +23,19 @@ from calma.access.principal import Principal
 from calma.access.sandbox import SandboxRooms
 from calma.access.tokens import TokenRejected
 from calma.hub.close_codes import CloseCode, RoomClosed
-from calma.hub.connection import Permission
+from calma.hub.connection import Identity, Permission, set_identity
 from calma.hub.permissions import OpenRooms
 from calma.store import StoreError
 from calma.studies.rooms import STUDY_ROOM_FORMAT, RoomKind, is_study_room, parse_study_room
 from calma.studies.store import StudyStore
 
 log = logging.getLogger(__name__)
+
+
+def identity(principal: Principal) -> Identity:
+    """The hub's view of a principal: a stable key, the name they are shown as, their role."""
+    key = principal.participant_id if principal.participant_id is not None else principal.facilitator_id
+    return Identity(f"{principal.role.value}:{key or principal.name}", principal.name, principal.role.value)
 
 
 class StudyRoomAuthorizer:
@@ -58,6 +64,7 @@ class StudyRoomAuthorizer:
         permission = policy.room_permission(principal, parsed, study, group, participant)
         if permission is None:
             raise RoomClosed(CloseCode.FORBIDDEN, "not allowed in this room")
+        set_identity(websocket, identity(principal))  # what the room's guard checks updates against
         if websocket.query_params.get("observe") in ("1", "true"):
             return Permission.READ_ONLY
         return permission

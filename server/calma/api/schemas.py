@@ -1105,6 +1105,7 @@ class CanvasInfo(ReplyModel):
     group_id: str
     group_name: str
     room: str = Field(description="the board room (y-websocket at /rooms/<room>) whose `cards`, `hints` and `layout` are the canvas")
+    edits_room: str = Field(description="the group's edits room: where people's card moves and hint decisions go")
     anonymous: bool = Field(description="cards show no authors (the study's discuss.anonymous_canvas)")
     can_write: bool = Field(description="may write labels, move cards and accept or dismiss hints (not observers)")
     can_steer: bool = Field(description="may bring everyone to one view (`view.set` on /live): the facilitator")
@@ -1188,6 +1189,7 @@ class AttributeIn(RequestModel):
 
 class AttributePatch(RequestModel):
     name: AttributeName | None = None
+    definition: Definition | None = Field(default=None, description="a new wording: participants in segment 4 only; the facilitator at any time (a new version)")
     provenance: list[CardId] | None = Field(default=None, max_length=200)
     examples: list[ExampleRef] | None = Field(default=None, max_length=50)
     group_id: Id | None = Field(default=None, description="facilitators: which group")
@@ -1234,7 +1236,7 @@ class PersonTop3(ReplyModel):
 class AttributeOut(ReplyModel):
     id: str
     name: str
-    definition: str = Field(description="as the group is editing it now (the board's Y.Text)")
+    definition: str = Field(description="as the group is editing it now (the edits room's Y.Text)")
     examples: list[dict[str, str]]
     provenance: list[str]
     status: str

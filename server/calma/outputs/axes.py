@@ -1,7 +1,8 @@
 """A group's derived axes from its Discuss records, and the axes as CSV and Markdown.
 
 An axis is an active group attribute: its name, its definition as the group
-left it, its example interactions with their text, its provenance (the
+left it (with its version, and the version and wording that segment 5 rated),
+its example interactions with their text, its provenance (the
 canvas cards that fed it), its rank (position by Borda and by Schulze over
 the top-five ballots) and its agreement (the Likert figures of segment 5).
 Order: by Borda position, then Schulze, then name.
@@ -22,8 +23,8 @@ from calma.outputs.markdown import escaped
 from calma.outputs.schema import FORMAT, Agreement, Axis, DerivedAxes, Example, GroupRef, Rank, Source, StudyRef
 from calma.studies.model import Group, Study
 
-CSV_COLUMNS = ("rank_borda", "rank_schulze", "name", "definition", "examples", "provenance", "ballots",
-               "likert_median", "likert_iqr", "share_agreeing", "ratings")
+CSV_COLUMNS = ("rank_borda", "rank_schulze", "name", "definition", "version", "rated_version", "rated_definition",
+               "examples", "provenance", "ballots", "likert_median", "likert_iqr", "share_agreeing", "ratings")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -32,6 +33,7 @@ async def derived_axes(study: Study, group: Group, discuss: DiscussService, conv
     """The group's axes now; agreement figures only once the session is closed (ratings are private until then)."""
     attributes = await discuss.attributes(group.id, active_only=True)
     definitions = await discuss.live_definitions(study.id, group.id)
+    rated = await discuss.rated_versions(group.id)
     rankings = (await discuss.rankings(group.id))["top5"]
     borda_position = {c: i + 1 for i, (c, _) in enumerate(rankings.borda)}
     borda_score = dict(rankings.borda)
@@ -51,6 +53,9 @@ async def derived_axes(study: Study, group: Group, discuss: DiscussService, conv
         row = likert.get(attribute.id)
         axes.append(Axis(
             id=attribute.id, name=attribute.name, definition=definitions.get(attribute.id, attribute.definition),
+            version=attribute.version,
+            rated_version=rated[attribute.id][0] if attribute.id in rated else None,
+            rated_definition=rated[attribute.id][1] if attribute.id in rated else None,
             examples=examples,
             provenance=[Source(card_id=c, text=cards[c].content.text, kind=cards[c].content.kind.value)
                         for c in attribute.provenance if c in cards],
@@ -91,7 +96,8 @@ def axes_csv(axes: DerivedAxes) -> str:
     for axis in axes.axes:
         rank, agreement = axis.rank or Rank(), axis.agreement or Agreement()
         writer.writerow([_defuse(v) for v in (
-            rank.borda_position, rank.schulze_position, axis.name, axis.definition,
+            rank.borda_position, rank.schulze_position, axis.name, axis.definition, axis.version,
+            axis.rated_version, axis.rated_definition,
             " | ".join(f"{e.kind}:{e.id}" for e in axis.examples), " | ".join(s.text for s in axis.provenance),
             rank.ballots, agreement.median, agreement.iqr, agreement.share_agreeing, agreement.n,
         )])
@@ -105,6 +111,12 @@ def axes_markdown(axes: DerivedAxes) -> str:
     lines = [title, "", f"Study: {axes.study.name} ({axes.study.deployment_context})", ""]
     for index, axis in enumerate(axes.axes, start=1):
         lines += [f"## {index}. {axis.name}", "", axis.definition or "_No definition yet._", ""]
+        if axis.rated_version is not None:
+            if axis.rated_definition != axis.definition:
+                lines += [f"- Rated (version {axis.rated_version}): {axis.rated_definition or '_empty_'}",
+                          f"- Changed after the rating: this is version {axis.version}"]
+            else:
+                lines.append(f"- Rated wording: version {axis.rated_version}")
         if axis.rank and axis.rank.ballots:
             lines.append(f"- Rank: Borda {axis.rank.borda_position}, Schulze {axis.rank.schulze_position} "
                          f"({axis.rank.ballots} ballots)")

@@ -36,8 +36,8 @@ def _clip(text: str) -> str:
 def rubric(axis: Axis) -> dict[str, Any]:
     few_shot = [{"prompt": _clip(e.prompt), "response": _clip(e.response), "shows": axis.name}
                 for e in axis.examples if e.response][:MAX_FEW_SHOT]
-    return {"axis": axis.name, "definition": axis.definition, "scale": {str(k): v for k, v in SCALE.items()},
-            "few_shot": few_shot}
+    return {"axis": axis.name, "definition": axis.definition, "version": axis.version,
+            "rated_version": axis.rated_version, "scale": {str(k): v for k, v in SCALE.items()}, "few_shot": few_shot}
 
 
 def rubrics(axes: DerivedAxes) -> dict[str, Any]:
