@@ -2,8 +2,9 @@
 
 Every sign-in attempt is counted *before* its password is checked (so a burst
 of simultaneous guesses cannot all slip past the counter), and refused while
-either its account or its address is waiting out a delay. A success clears the
-account's counter and takes back the one it added to the address's.
+either its account or its address is waiting out a delay. A failure restarts
+the delay from its answer (checking a password takes a while); a success clears
+the account's counter and takes back the one it added to the address's.
 
 - After `free_failures` failures in a row on an account, each further attempt
   waits `base_delay_s`, then twice that, four times, ... up to `max_delay_s`.
@@ -73,6 +74,10 @@ class FailureCounters(Protocol):
         """One counted attempt was not a failure after all."""
         ...
 
+    async def restart(self, keys: list[str], now: float) -> None:
+        """The delays of these keys run from `now` (a failure was just answered)."""
+        ...
+
 
 def wait_left(counter: Counter | None, now: float, free: int, policy: ThrottlePolicy) -> float:
     """Seconds before `counter`'s key may try again (0: now)."""
@@ -114,6 +119,13 @@ class MemoryCounters:
             counter = self._counters.get(key)
             if counter is not None:
                 self._counters[key] = Counter(max(0, counter.failures - 1), counter.last_at)
+
+    async def restart(self, keys: list[str], now: float) -> None:
+        async with self._lock:
+            for key in keys:
+                counter = self._counters.get(key)
+                if counter is not None:
+                    self._counters[key] = Counter(counter.failures, max(counter.last_at, now))
 
     def _forget(self, now: float) -> None:
         for key in [k for k, c in self._counters.items() if now - c.last_at >= FORGET_AFTER_S]:
@@ -163,6 +175,10 @@ class SignInThrottle:
         wait = await self.counters.reserve(keys, now, self.policy)
         if wait > 0:
             raise Throttled(wait)
+
+    async def failed(self, email: str, address: str | None, now: float) -> None:
+        """The attempt was answered as a failure at `now`: the delays run from here."""
+        await self.counters.restart([account_key(email), address_key(address)], now)
 
     async def succeeded(self, email: str, address: str | None) -> None:
         await self.counters.clear(account_key(email))

@@ -41,6 +41,7 @@ async def sign_in(call: Call) -> Response:
         ) from exc
     principal = await accounts.sign_in(call.api.store, credentials.email, credentials.password)
     if principal is None:
+        await throttle.failed(credentials.email, address, call.api.now())
         raise Problem("bad-credentials", "no facilitator has this email and password")
     await throttle.succeeded(credentials.email, address)
     return await _signed_in(call, principal, status=200)

@@ -55,6 +55,13 @@ class SQLFailureCounters:
                 "UPDATE sign_in_failures SET failures = failures - 1 WHERE counter_key = ? AND failures > 0", (key,)
             )
 
+    async def restart(self, keys: list[str], now: float) -> None:
+        async with self._db.transaction(write=True) as tx:
+            for key in sorted(keys):
+                await tx.execute(
+                    "UPDATE sign_in_failures SET last_at = ? WHERE counter_key = ? AND last_at < ?", (now, key, now)
+                )
+
     async def _purge(self, now: float) -> None:
         """Delete counters forgotten long ago, at most once a minute per node (a separate, short transaction)."""
         if now - self._purged_at < PURGE_EVERY_S:
