@@ -186,3 +186,27 @@ def test_the_throttle_outlives_a_restart(tmp_path: Path) -> None:
         assert retry_after(sign_in(node, OWNER[0], OWNER[2], OWNER_ADDRESS)) > 500  # however slow the restart
     finally:
         node.stop()
+
+
+async def test_a_burst_is_counted_one_guess_at_a_time_on_either_store(database_url: str, tmp_path: Path) -> None:
+    """On PostgreSQL the guesses run in concurrent transactions: still only the free failures get checked."""
+    node = ServerProcess(tmp_path / "data", extra_args=["--database", database_url, "--sign-in-delay", "600", "--sign-in-max-delay", "600"])
+    node.start()
+    try:
+        calma_admin(node.data_dir, "create-facilitator", "--database", database_url, "--email", OWNER[0],
+                    "--name", OWNER[1], "--password-stdin", stdin=OWNER[2] + "\n")  # fmt: skip
+        async with httpx.AsyncClient(base_url=node.http_url, timeout=60) as http:
+
+            async def guess(index: int) -> int:
+                body = {"email": OWNER[0], "password": f"burst guess {index:04d}"}
+                return (await http.post("/api/session", json=body, headers={"X-Forwarded-For": ATTACKER_ADDRESS})).status_code
+
+            statuses = await asyncio.gather(*(guess(i) for i in range(30)))
+        assert sorted(statuses) == [401] * FREE_FAILURES + [429] * (30 - FREE_FAILURES), statuses
+        assert retry_after(sign_in(node, OWNER[0], OWNER[2], OWNER_ADDRESS)) > 500
+        # The operator lifts it with a new password, on this store too.
+        calma_admin(node.data_dir, "reset-password", "--database", database_url, "--email", OWNER[0], "--password-stdin",
+                    stdin="a brand new password\n")  # fmt: skip
+        assert sign_in(node, OWNER[0], "a brand new password", OWNER_ADDRESS).status_code == 200
+    finally:
+        node.stop()
