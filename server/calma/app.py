@@ -358,6 +358,14 @@ def sign_in_throttle(settings: Settings, store: Store) -> SignInThrottle:
     return SignInThrottle(SQLFailureCounters(store), policy)
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether a client address is on this host's loopback (anything not an IP address, e.g. a unix socket's peer, is not)."""
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def metrics_refused(request: Request, token: str | None) -> Response | None:
     """None if this request may read /metrics (a loopback client, or the metrics token as a bearer token).
 
@@ -371,12 +379,8 @@ def metrics_refused(request: Request, token: str | None) -> Response | None:
         return PlainTextResponse(
             "wrong metrics token", status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics", error="invalid_token"'}
         )
-    host = None if request.client is None else request.client.host
-    try:
-        if host is not None and ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        pass  # not an IP address (a unix socket's peer): not loopback
+    if is_loopback(None if request.client is None else request.client.host):
+        return None
     if token is None:
         return PlainTextResponse("/metrics is served to loopback clients only on this server", status_code=403)
     return PlainTextResponse(
