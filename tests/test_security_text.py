@@ -288,3 +288,11 @@ def test_a_facilitator_named_with_invisible_characters_is_stored_clean(node: Ser
                 "--password-stdin", *database, stdin="omar's long password\n")
     omar = Person(node, "Omar").sign_in("omar@example.org", "omar's long password")
     assert omar.me["name"] == "Omar K."
+
+
+def test_a_nul_in_a_path_id_is_not_found_not_a_store_failure(node: ServerProcess) -> None:
+    lena = lead(node)
+    study, group = new_study(lena)
+    for path in (f"/api/studies/{study}%00", f"/api/studies/{quote(NUL)}", f"/api/studies/{study}/groups/{group}%00",
+                 f"/api/studies/{study}/conversations/{quote('c' + NUL)}"):
+        refused(lena.request("GET", path), 404)

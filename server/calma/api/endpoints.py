@@ -23,7 +23,7 @@ from calma.access.principal import Principal
 from calma.access.throttle import MemoryCounters, SignInThrottle, ThrottlePolicy
 from calma.access.tokens import TokenRejected
 from calma.api.body import read_json, read_query
-from calma.api.problems import token_rejected, unauthenticated, unavailable
+from calma.api.problems import not_found, token_rejected, unauthenticated, unavailable
 from calma.config import Settings
 from calma.canvas.service import CanvasService
 from calma.discuss.service import DiscussService
@@ -34,6 +34,7 @@ from calma.interact.service import InteractService
 from calma.reflect.service import ReflectService
 from calma.studies.model import Progress
 from calma.studies.store import StudyStore
+from calma.studies.text import unstorable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -210,6 +211,9 @@ async def _serve(endpoint: Endpoint, request: Request, api: ApiContext) -> Respo
         principal = await _authenticate(request, api.authenticator)
         if principal is None and endpoint.auth is Auth.REQUIRED:
             raise unauthenticated()
+    for name, value in request.path_params.items():  # no record has an id the store cannot even hold
+        if unstorable(str(value)) is not None:
+            raise not_found(f"the {name.removesuffix('_id').replace('_', ' ')} {str(value)!r}")
     query = read_query(request, endpoint.query) if endpoint.query is not None else None
     body = None
     if endpoint.request is not None:
