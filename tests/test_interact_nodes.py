@@ -92,9 +92,9 @@ async def test_two_nodes_never_run_two_generations_at_once_on_an_endpoint_capped
 
     for reply in seen.values():
         assert reply.end is not None and reply.end["status"] == "complete", reply.end
-    stored = {
-        "Ravi": study.conversation(study.ravi, ravis["id"])["messages"][1],
-        "Mei": study.conversation(study.mei, meis["id"])["messages"][1],
+    stored = {  # the facilitator's view: it says which endpoint wrote each reply
+        "Ravi": study.conversation(study.facilitator, ravis["id"])["messages"][1],
+        "Mei": study.conversation(study.facilitator, meis["id"])["messages"][1],
     }
     for name in stored:
         assert stored[name]["content"] == seen[name].text and stored[name]["endpoint"] == llama.url

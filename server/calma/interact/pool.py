@@ -75,7 +75,8 @@ class PoolEndpoint:
     shared: bool = False  # counted across nodes (a server every node reaches), not per process
     active: int = 0
     healthy: bool | None = None  # None: not checked yet (tried optimistically)
-    last_error: str | None = None
+    last_error: str | None = None  # for logs and facilitators: may name the endpoint
+    last_public: str | None = None  # the same, as a participant may read it
     recheck: anyio.Event | None = None  # set: check health now, not at the next interval (made by `run`)
 
     @property
@@ -237,8 +238,9 @@ class ModelPool:
             reasons = "; ".join(e.last_error or "unhealthy" for e in endpoints)
             for waiter in list(queue.in_order()):
                 queue.remove(waiter)
+                said = "; ".join(dict.fromkeys(e.last_public or "not answering" for e in endpoints))
                 waiter.failure = BackendError(f"the model {model} is unavailable: {reasons}",
-                                              public=f"the model {model} is unavailable right now")
+                                              public=f"the model {model} is unavailable right now ({said})")
                 waiter.ready.set()
             return
         for waiter in list(queue.in_order()):
@@ -290,6 +292,7 @@ class ModelPool:
                 if endpoint.healthy is not False or endpoint.last_error != reason:
                     log.warning("endpoint unhealthy", extra={"endpoint": endpoint.backend.label, "reason": reason})
                 endpoint.healthy, endpoint.last_error = False, reason
+                endpoint.last_public = exc.public if isinstance(exc, BackendError) else "its server does not answer"
                 self.kick()
             else:
                 if endpoint.healthy is not True:
@@ -385,7 +388,7 @@ class ModelPool:
                         raise PartialReply(str(exc), public=exc.public) from exc
                     raise
                 except BackendError as exc:
-                    endpoint.last_error = str(exc)
+                    endpoint.last_error, endpoint.last_public = str(exc), exc.public
                     if endpoint.recheck is not None:
                         endpoint.recheck.set()  # the health check decides whether others may still use it
                     log.warning("generation failed", extra={"endpoint": endpoint.backend.label, "error": str(exc),
