@@ -314,3 +314,27 @@ async def test_the_console_makes_personal_links_by_default_and_shows_group_links
         assert join(server, fresh, "x").json()["participant_id"] == ravi.json()["participant_id"]
         assert join(server, link.split("token=")[1], "x").status_code == 401
         assert study and group and errors == []
+
+
+def test_the_limits_hold_on_postgresql_too(tmp_path: Path, postgres_url: str) -> None:
+    """Row locks, not SQLite's single writer, serialise the guarded UPDATEs on PostgreSQL."""
+    from tests.helpers.admin import calma_admin
+    from tests.helpers.lead import LEAD
+
+    node = ServerProcess(tmp_path / "data", extra_args=["--database", postgres_url])
+    node.start()
+    try:
+        calma_admin(node.data_dir, "create-facilitator", "--database", postgres_url, "--email", LEAD[0],
+                    "--name", LEAD[1], "--password-stdin", stdin=LEAD[2] + "\n")  # fmt: skip
+        lena = sign_in_lead(node)
+        study, group = new_group(lena)
+        shared = invite(lena, study, {"group_id": group, "kind": "group", "max_uses": 10})
+        assert sorted(a.status_code for a in join_in_parallel(node, shared["token"], 50)) == [201] * 10 + [409] * 40
+        other = lena.ok("POST", f"/api/studies/{study}/groups", {"name": "Others"}, status=201)["id"]
+        personal = invite(lena, study, {"group_id": other})
+        opened = join_in_parallel(node, personal["token"], 20)
+        assert {a.status_code for a in opened} == {201}, [a.text for a in opened if a.status_code != 201][:2]
+        assert len({a.json()["participant_id"] for a in opened}) == 1
+        assert len(participants(lena, study)) == 11
+    finally:
+        node.stop()
