@@ -1,7 +1,8 @@
 /**
  * Typed access to a board room's Yjs document (shared_schema/board.json):
  * the top-level Y.Array "labels" of Y.Map {id, text, author, createdAt}.
- * Remote content is untrusted: readers skip entries that do not fit the schema.
+ * Remote content is untrusted: readers skip entries that do not fit the schema and report them
+ * (`reportSkipped`: a console warning and a small notice on the page), never fail.
  */
 import * as Y from 'yjs'
 
@@ -79,4 +80,41 @@ export function observeLabels (doc: Y.Doc, listener: (labels: Label[]) => void):
   array.observeDeep(handler)
   handler()
   return () => { array.unobserveDeep(handler) }
+}
+
+// -- entries a reader skipped ------------------------------------------------------------------------
+
+const skipped = new Set<string>()
+
+/**
+ * A reader skipped an entry of a board document that does not fit its schema (another client, or an
+ * older server, wrote it): say so in the console and in a small notice on the page, never fail.
+ * Each entry is reported once.
+ */
+export function reportSkipped (where: string, id: string, why: string): void {
+  const key = `${where}\u0000${id}`
+  if (skipped.has(key)) return
+  skipped.add(key)
+  console.warn(`Skipped ${where} entry ${JSON.stringify(id.slice(0, 80))}: ${why}`)
+  if (typeof document === 'undefined' || document.body === null) return
+  let notice = document.getElementById('board-skipped')
+  if (notice === null) {
+    notice = document.createElement('p')
+    notice.id = 'board-skipped'
+    notice.setAttribute('role', 'status')
+    notice.dataset['testid'] = 'board-skipped'
+    Object.assign(notice.style, {
+      position: 'fixed', bottom: '0.5rem', left: '0.5rem', zIndex: '50', margin: '0', maxWidth: '28rem',
+      padding: '0.3rem 0.6rem', font: '0.8rem system-ui, sans-serif', background: '#fff8e1',
+      border: '1px solid #e0c060', borderRadius: '4px', color: '#4a3b00',
+    })
+    document.body.append(notice)
+  }
+  const n = skipped.size
+  notice.textContent = `${n} ${n === 1 ? 'entry' : 'entries'} of this board could not be shown (details in the console).`
+}
+
+/** How many entries were skipped so far (tests read it). */
+export function skippedCount (): number {
+  return skipped.size
 }

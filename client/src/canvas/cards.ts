@@ -1,15 +1,22 @@
 /**
- * Typed access to a study board room's Yjs document (shared_schema/board.json, version 2): the
- * `cards` and `hints` maps and the `layout` map, read into plain values; the two writes a client may
- * make (moving a card, deciding a hint); and change notifications that name only what changed.
- * Remote content is untrusted: entries that do not fit the schema are skipped, strings are cut to
- * their limits, and text is only ever shown as text.
+ * Typed access to a study group's two board documents (shared_schema/board.json, version 3): the
+ * board room's `cards`, `hints` and `layout` maps (written by the server only; read-only here) and
+ * the edits room's `moves` and `hints` (what people changed: where they put cards, what they decided
+ * on hints), read into plain values with the edits laid over the board; the two writes a client may
+ * make (moving a card, deciding a hint), both into the edits document; and change notifications
+ * that name only what changed. Remote content is untrusted: entries that do not fit the schema are
+ * skipped and reported (`reportSkipped`), strings are cut to their limits, and text is only ever
+ * shown as text.
  */
 import * as Y from 'yjs'
+import { reportSkipped } from '../board'
 
 export const CARDS_KEY = 'cards'
 export const HINTS_KEY = 'hints'
 export const LAYOUT_KEY = 'layout'
+/** The edits document's maps (the edits room's `hints` holds decisions, keyed like the board's). */
+export const MOVES_KEY = 'moves'
+export const DECISIONS_KEY = 'hints'
 
 export const MAX_TEXT_LENGTH = 500
 export const MAX_NAME_LENGTH = 80
@@ -59,6 +66,54 @@ type Entry = Y.Map<unknown>
 export function cardsMap (doc: Y.Doc): Y.Map<unknown> { return doc.getMap(CARDS_KEY) }
 export function hintsMap (doc: Y.Doc): Y.Map<unknown> { return doc.getMap(HINTS_KEY) }
 export function layoutMap (doc: Y.Doc): Y.Map<unknown> { return doc.getMap(LAYOUT_KEY) }
+export function movesMap (edits: Y.Doc): Y.Map<unknown> { return edits.getMap(MOVES_KEY) }
+export function decisionsMap (edits: Y.Doc): Y.Map<unknown> { return edits.getMap(DECISIONS_KEY) }
+
+/** Where someone put a card (the edits document's `moves`). */
+export interface Move {
+  readonly x: number
+  readonly y: number
+  readonly movedBy: string
+}
+
+/** What someone decided on a hint (the edits document's `hints`). */
+export interface Decision {
+  readonly status: HintStatus
+  readonly decidedBy: string
+}
+
+function plain (value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Y.AbstractType)
+    ? value as Record<string, unknown>
+    : undefined
+}
+
+/** One entry of `moves`, or undefined (reported) when it does not fit. */
+export function readMove (id: string, value: unknown): Move | undefined {
+  if (value === undefined) return undefined
+  const entry = plain(value)
+  const x = coordinate(entry?.['x'])
+  const y = coordinate(entry?.['y'])
+  const by: unknown = entry?.['movedBy']
+  if (x === undefined || y === undefined || typeof by !== 'string') {
+    reportSkipped('moves', id, 'not {x, y, movedBy} with finite coordinates')
+    return undefined
+  }
+  return { x, y, movedBy: by.slice(0, MAX_NAME_LENGTH) }
+}
+
+/** One entry of the edits' `hints`, or undefined (reported) when it does not fit. */
+export function readDecision (id: string, value: unknown): Decision | undefined {
+  if (value === undefined) return undefined
+  const entry = plain(value)
+  const status: unknown = entry?.['status']
+  const by: unknown = entry?.['decidedBy']
+  if ((status !== 'open' && status !== 'accepted' && status !== 'dismissed') || typeof by !== 'string') {
+    reportSkipped('hint decisions', id, 'not {status, decidedBy}')
+    return undefined
+  }
+  return { status, decidedBy: by.slice(0, MAX_NAME_LENGTH) }
+}
 
 function count (value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.floor(value) : 0
@@ -83,15 +138,25 @@ function strings (value: unknown, maxItems: number, maxLength: number): string[]
   return out
 }
 
-/** One entry of `cards` as a Card, or undefined when it does not fit (no text, no position…). */
-export function readCard (id: string, entry: unknown): Card | undefined {
-  if (!(entry instanceof Y.Map)) return undefined
+/**
+ * One entry of `cards` as a Card, where `move` (from the edits document) put it if someone moved it,
+ * or undefined when it does not fit (no text, no position…: reported, then skipped).
+ */
+export function readCard (id: string, entry: unknown, move?: Move): Card | undefined {
+  if (entry === undefined) return undefined
+  if (!(entry instanceof Y.Map)) {
+    reportSkipped('cards', id, 'not a map')
+    return undefined
+  }
   const map = entry as Entry
   const text: unknown = map.get('text')
   const kind: unknown = map.get('kind')
-  const x = coordinate(map.get('x'))
-  const y = coordinate(map.get('y'))
-  if (typeof text !== 'string' || text.trim() === '' || x === undefined || y === undefined) return undefined
+  const x = move?.x ?? coordinate(map.get('x'))
+  const y = move?.y ?? coordinate(map.get('y'))
+  if (typeof text !== 'string' || text.trim() === '' || x === undefined || y === undefined) {
+    reportSkipped('cards', id, 'no text or no finite position')
+    return undefined
+  }
   const placedAt: unknown = map.get('placedAt')
   return {
     id,
@@ -102,28 +167,35 @@ export function readCard (id: string, entry: unknown): Card | undefined {
     people: count(map.get('people')),
     x,
     y,
-    pinned: map.get('pinned') === true,
-    movedBy: name(map.get('movedBy')),
+    pinned: move !== undefined || map.get('pinned') === true,
+    movedBy: move?.movedBy ?? name(map.get('movedBy')),
     placedAt: typeof placedAt === 'number' && Number.isFinite(placedAt) ? placedAt : 0,
   }
 }
 
-export function readHint (id: string, entry: unknown): Hint | undefined {
-  if (!(entry instanceof Y.Map)) return undefined
+/** One entry of the board's `hints`, with the group's decision (from the edits document) as its status. */
+export function readHint (id: string, entry: unknown, decision?: Decision): Hint | undefined {
+  if (entry === undefined) return undefined
+  if (!(entry instanceof Y.Map)) {
+    reportSkipped('hints', id, 'not a map')
+    return undefined
+  }
   const map = entry as Entry
   const kind: unknown = map.get('kind')
-  const status: unknown = map.get('status')
+  const status: unknown = map.get('status') // boards before version 3 kept decisions here
   const similarity: unknown = map.get('similarity')
   const cards = strings(map.get('cards'), MAX_HINT_CARDS, 64)
-  if (kind !== 'group' && kind !== 'duplicate') return undefined
-  if (cards.length < 2) return undefined
+  if ((kind !== 'group' && kind !== 'duplicate') || cards.length < 2) {
+    reportSkipped('hints', id, 'no kind or fewer than two cards')
+    return undefined
+  }
   return {
     id,
     kind,
     cards,
     similarity: typeof similarity === 'number' && Number.isFinite(similarity) ? similarity : 0,
-    status: status === 'accepted' || status === 'dismissed' ? status : 'open',
-    decidedBy: name(map.get('decidedBy')),
+    status: decision?.status ?? (status === 'accepted' || status === 'dismissed' ? status : 'open'),
+    decidedBy: decision?.decidedBy ?? name(map.get('decidedBy')),
   }
 }
 
@@ -137,51 +209,42 @@ export function readLayout (doc: Y.Doc): LayoutInfo {
   }
 }
 
-export function readCards (doc: Y.Doc): Map<string, Card> {
+export function readCards (board: Y.Doc, edits?: Y.Doc): Map<string, Card> {
   const cards = new Map<string, Card>()
-  cardsMap(doc).forEach((entry, id) => {
-    const card = readCard(id, entry)
+  const moves = edits === undefined ? undefined : movesMap(edits)
+  cardsMap(board).forEach((entry, id) => {
+    const card = readCard(id, entry, readMove(id, moves?.get(id)))
     if (card !== undefined) cards.set(id, card)
   })
   return cards
 }
 
-export function readHints (doc: Y.Doc): Map<string, Hint> {
+export function readHints (board: Y.Doc, edits?: Y.Doc): Map<string, Hint> {
   const hints = new Map<string, Hint>()
-  hintsMap(doc).forEach((entry, id) => {
-    const hint = readHint(id, entry)
+  const decisions = edits === undefined ? undefined : decisionsMap(edits)
+  hintsMap(board).forEach((entry, id) => {
+    const hint = readHint(id, entry, readDecision(id, decisions?.get(id)))
     if (hint !== undefined) hints.set(id, hint)
   })
   return hints
 }
 
 /**
- * A person moved a card: x, y, pinned and movedBy in one transaction (all a client may write of a
- * card). Positions are rounded to a tenth of a unit. Returns false when the card is gone.
+ * A person moved a card: {x, y, movedBy} under the card's id in the edits document (all a client
+ * may write of a card; the server's guard checks the name is theirs and the card is on the board).
+ * Positions are rounded to a tenth of a unit. Returns false when the card is not on the board.
  */
-export function moveCard (doc: Y.Doc, id: string, x: number, y: number, by: string): boolean {
-  const entry = cardsMap(doc).get(id)
-  if (!(entry instanceof Y.Map)) return false
-  const map = entry as Entry
+export function moveCard (board: Y.Doc, edits: Y.Doc, id: string, x: number, y: number, by: string): boolean {
+  if (!(cardsMap(board).get(id) instanceof Y.Map)) return false
   const round = (v: number): number => Math.round(Math.max(-MAX_COORDINATE, Math.min(MAX_COORDINATE, v)) * 10) / 10
-  doc.transact(() => {
-    map.set('x', round(x))
-    map.set('y', round(y))
-    if (map.get('pinned') !== true) map.set('pinned', true)
-    if (map.get('movedBy') !== by) map.set('movedBy', by.slice(0, MAX_NAME_LENGTH))
-  })
+  movesMap(edits).set(id, { x: round(x), y: round(y), movedBy: by.slice(0, MAX_NAME_LENGTH) })
   return true
 }
 
-/** Accept or dismiss a hint (or open it again): status and decidedBy. Nothing is ever merged. */
-export function decideHint (doc: Y.Doc, id: string, status: HintStatus, by: string): boolean {
-  const entry = hintsMap(doc).get(id)
-  if (!(entry instanceof Y.Map)) return false
-  const map = entry as Entry
-  doc.transact(() => {
-    map.set('status', status)
-    map.set('decidedBy', status === 'open' ? '' : by.slice(0, MAX_NAME_LENGTH))
-  })
+/** Accept or dismiss a hint (or open it again): {status, decidedBy} in the edits document. Nothing is ever merged. */
+export function decideHint (board: Y.Doc, edits: Y.Doc, id: string, status: HintStatus, by: string): boolean {
+  if (!(hintsMap(board).get(id) instanceof Y.Map)) return false
+  decisionsMap(edits).set(id, { status, decidedBy: status === 'open' ? '' : by.slice(0, MAX_NAME_LENGTH) })
   return true
 }
 
@@ -199,14 +262,17 @@ export interface BoardChange {
 }
 
 /**
- * Call `listener` once after every transaction that touched the board, with what it touched;
- * returns an unsubscribe. Deep observers gather the card and hint ids (their events' paths name
- * the entry), and `afterTransaction`, which runs after them, hands over the whole change at once.
+ * Call `listener` once after every transaction that touched the board or the edits, with what it
+ * touched; returns an unsubscribe. Deep observers gather the card and hint ids (their events' paths
+ * name the entry; a move in the edits names its card), and each document's `afterTransaction`,
+ * which runs after them, hands over that transaction's whole change at once.
  */
-export function observeBoard (doc: Y.Doc, listener: (change: BoardChange) => void): () => void {
-  const cards = cardsMap(doc)
-  const hints = hintsMap(doc)
-  const layout = layoutMap(doc)
+export function observeBoard (board: Y.Doc, edits: Y.Doc, listener: (change: BoardChange) => void): () => void {
+  const cards = cardsMap(board)
+  const hints = hintsMap(board)
+  const layout = layoutMap(board)
+  const moves = movesMap(edits)
+  const decisions = decisionsMap(edits)
   let pending: { cards: Set<string>, moved: Set<string>, hints: Set<string> } | undefined
   const gathered = (): { cards: Set<string>, moved: Set<string>, hints: Set<string> } => {
     pending ??= { cards: new Set(), moved: new Set(), hints: new Set() }
@@ -230,9 +296,18 @@ export function observeBoard (doc: Y.Doc, listener: (change: BoardChange) => voi
     const into = gathered()
     collect(events, into.cards, into.moved)
   }
+  const onMoves = (events: Array<Y.YEvent<Y.AbstractType<unknown>>>): void => {
+    const into = gathered()
+    const ids = new Set<string>()
+    collect(events, ids)
+    for (const id of ids) {
+      into.cards.add(id)
+      into.moved.add(id)
+    }
+  }
   const onHints = (events: Array<Y.YEvent<Y.AbstractType<unknown>>>): void => { collect(events, gathered().hints) }
   const onTransaction = (transaction: Y.Transaction): void => {
-    const layoutChanged = (transaction.changed as ReadonlyMap<unknown, unknown>).has(layout)
+    const layoutChanged = transaction.doc === board && (transaction.changed as ReadonlyMap<unknown, unknown>).has(layout)
     const change = pending
     pending = undefined
     if (change === undefined && !layoutChanged) return
@@ -246,10 +321,16 @@ export function observeBoard (doc: Y.Doc, listener: (change: BoardChange) => voi
   }
   cards.observeDeep(onCards)
   hints.observeDeep(onHints)
-  doc.on('afterTransaction', onTransaction)
+  moves.observeDeep(onMoves)
+  decisions.observeDeep(onHints)
+  board.on('afterTransaction', onTransaction)
+  edits.on('afterTransaction', onTransaction)
   return () => {
     cards.unobserveDeep(onCards)
     hints.unobserveDeep(onHints)
-    doc.off('afterTransaction', onTransaction)
+    moves.unobserveDeep(onMoves)
+    decisions.unobserveDeep(onHints)
+    board.off('afterTransaction', onTransaction)
+    edits.off('afterTransaction', onTransaction)
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The canvas page, /canvas/: the semantic canvas of a group — every label the group produced, placed
- * by meaning by the server, in the group's board room (a Yjs document over y-websocket). People pan
+ * by meaning by the server, in the group's board room (a Yjs document over y-websocket, read-only),
+ * with where people moved cards and what they decided on hints from the group's edits room. People pan
  * and zoom, search, open a card for the excerpts behind it, write new labels, move cards (everyone
  * sees the move), and accept or dismiss the server's suggestions; the facilitator can bring everyone
  * to the same view (over /live). Participants and observers open `/canvas/` (their own group);
@@ -69,14 +70,27 @@ function start ({ me, info, groupParam }: Where): void {
   const camera = new Camera(viewport, world)
   camera.apply()
 
+  // Two rooms: the board (the server's cards, hints and layout; read-only) and the group's edits
+  // (where people put cards and what they decided on hints), laid over the board.
+  let boardSynced = false
+  let editsSynced = false
   const connection = connectRoom(roomsBaseUrl(window.location), info.room, (status) => {
     renderStatus(statusEl, status)
-    if (status.state === 'synced') firstRender()
+    if (status.state === 'synced') boardSynced = true
+    if (boardSynced && editsSynced) firstRender()
+  })
+  const editsConnection = connectRoom(roomsBaseUrl(window.location), info.edits_room, (status) => {
+    if (status.state === 'synced') editsSynced = true
+    else if (status.state === 'closed' && status.lastClose !== undefined) {
+      showNote(`Your last change was refused: ${status.lastClose.serverReason || status.lastClose.info?.reason || 'closed'}. Reload the page.`)
+    }
+    if (boardSynced && editsSynced) firstRender()
   })
   setLocalUser(connection.awareness, { name, color: colorFor(name) })
   observePresence(connection.awareness, (peers) => { renderPresence(byId('presence-list', HTMLElement), peers) })
   const doc = connection.doc
-  const scene = new Scene(doc, cardLayer, hintLayer, (frame) => { onFrame(frame) })
+  const edits = editsConnection.doc
+  const scene = new Scene(doc, edits, cardLayer, hintLayer, (frame) => { onFrame(frame) })
 
   // -- notes and the camera -------------------------------------------------------------------------
   let noteTimer: ReturnType<typeof setTimeout> | undefined
@@ -130,7 +144,7 @@ function start ({ me, info, groupParam }: Where): void {
     detail: byId('hint-detail', HTMLElement),
   }, scene.hints, scene.cards, info.can_write, {
     onSelect: (hint) => { hintLayer.select(hint?.id) },
-    onDecide: (hint, status) => { decideHint(doc, hint.id, status, name) },
+    onDecide: (hint, status) => { decideHint(doc, edits, hint.id, status, name) },
     onShowDismissed: (on) => { hintLayer.setShowDismissed(on, scene.hints) },
     onShow: (hint) => {
       const bounds = boundsOf(hint.cards.map((id) => cardLayer.position(id)).filter((p): p is Point => p !== undefined))
@@ -150,7 +164,7 @@ function start ({ me, info, groupParam }: Where): void {
   // -- moving around and moving cards ---------------------------------------------------------------
   const drag = new CardDrag(viewport, camera, cardLayer, info.can_write, {
     onMove: (id) => { hintLayer.cardsMoved([id]) },
-    onWrite: (id, point) => { moveCard(doc, id, point.x, point.y, name) },
+    onWrite: (id, point) => { moveCard(doc, edits, id, point.x, point.y, name) },
     onTap: (id) => { openCard(id) },
   })
   new PanZoom(viewport, camera, {
@@ -268,6 +282,7 @@ function start ({ me, info, groupParam }: Where): void {
   window.addEventListener('pagehide', () => {
     follow.stop()
     connection.destroy()
+    editsConnection.destroy()
   })
 }
 

@@ -13,6 +13,8 @@ export interface CanvasInfo {
   readonly group_name: string
   /** The board room: study-<s>.group-<g>.board. */
   readonly room: string
+  /** The group's edits room: study-<s>.group-<g>.edits (card moves, hint decisions). */
+  readonly edits_room: string
   /** The study keeps the canvas anonymous: cards carry no authors. */
   readonly anonymous: boolean
   /** May write labels, move cards and decide hints (false for observers). */

@@ -1,6 +1,6 @@
 /**
- * The scene: the board's cards and hints as plain values (cards.ts), kept up to date from the
- * document's changes and handed to the layers at most once per animation frame. Only what changed
+ * The scene: the board's cards and hints as plain values (cards.ts), with the edits document's moves
+ * and decisions laid over them, kept up to date from the documents' changes and handed to the layers at most once per animation frame. Only what changed
  * is read again and redrawn. It decides how a card's move is shown: not animated on the first
  * render or when this client moved it; a 400 ms glide when the server fitted the layout again (or
  * moved many cards at once); a short glide when someone else drags it.
@@ -8,7 +8,7 @@
 import type * as Y from 'yjs'
 import type { CardLayer, Motion } from './cardLayer'
 import {
-  cardsMap, hintsMap, observeBoard, readCard, readHint, readLayout,
+  cardsMap, decisionsMap, hintsMap, movesMap, observeBoard, readCard, readDecision, readHint, readLayout, readMove,
   type BoardChange, type Card, type Hint, type LayoutInfo,
 } from './cards'
 import type { HintLayer } from './hintLayer'
@@ -45,12 +45,13 @@ export class Scene {
 
   constructor (
     private readonly doc: Y.Doc,
+    private readonly edits: Y.Doc,
     private readonly cardLayer: CardLayer,
     private readonly hintLayer: HintLayer,
     private readonly onFrame: (frame: SceneFrame) => void,
   ) {
     this.layout = readLayout(doc)
-    this.stop = observeBoard(doc, (change) => { this.take(change) })
+    this.stop = observeBoard(doc, edits, (change) => { this.take(change) })
   }
 
   /** Whether the first render was done (moves are animated from then on). */
@@ -105,10 +106,11 @@ export class Scene {
     this.refitSeen = false
 
     const cards = cardsMap(this.doc)
+    const moves = movesMap(this.edits)
     const texts = new Set<string>()
     for (const id of cardIds) {
       const before = this.cards.get(id)
-      const card = readCard(id, cards.get(id))
+      const card = readCard(id, cards.get(id), readMove(id, moves.get(id)))
       if (card === undefined) this.cards.delete(id)
       else this.cards.set(id, card)
       if (before === undefined || card === undefined || before.x !== card.x || before.y !== card.y) moved.add(id)
@@ -117,8 +119,9 @@ export class Scene {
       }
     }
     const hints = hintsMap(this.doc)
+    const decisions = decisionsMap(this.edits)
     for (const id of hintIds) {
-      const hint = readHint(id, hints.get(id))
+      const hint = readHint(id, hints.get(id), readDecision(id, decisions.get(id)))
       if (hint === undefined) this.hints.delete(id)
       else this.hints.set(id, hint)
     }

@@ -1,6 +1,6 @@
 /**
  * Segment 4, the group attributes: every active attribute of the board with its name, its
- * definition (a textarea bound to the board's Y.Text: everyone edits it together, live), its
+ * definition (a textarea bound to the edits room's Y.Text: everyone edits it together, live, in segment 4), its
  * examples (baseline items or model replies, by reference) and its provenance (the canvas cards
  * that fed it); create, rename, keep the definition as a version, merge several, split one, set one
  * aside, and read any attribute's history (retired ones too). Everything but the definition goes
@@ -49,6 +49,8 @@ export interface AttributeContext {
   readonly cards: () => readonly BoardCard[]
   readonly examples: () => ReadonlyMap<string, ExampleItem>
   readonly canWrite: () => boolean
+  /** Whether this person may edit definitions now (segment 4 only). */
+  readonly canEditDefinition: () => boolean
 }
 
 function cardOptions (cards: readonly BoardCard[]): Array<{ value: string, label: string }> {
@@ -138,7 +140,11 @@ class AttributeItem {
   update (attribute: BoardAttribute): void {
     const before = this.current
     this.current = attribute
-    if (this.binding === undefined || before.definition !== attribute.definition) {
+    if (attribute.definition === undefined) {
+      this.binding?.destroy()
+      this.binding = undefined
+      this.definition.value = attribute.savedDefinition
+    } else if (this.binding === undefined || before.definition !== attribute.definition) {
       this.binding?.destroy()
       this.binding = new DefinitionBinding(attribute.definition, this.definition)
     }
@@ -150,7 +156,7 @@ class AttributeItem {
     this.renderProvenance()
     this.renderExamples()
     const writable = this.ctx.canWrite()
-    this.definition.readOnly = !writable
+    this.definition.readOnly = !writable || !this.ctx.canEditDefinition() || attribute.definition === undefined
     this.tools.hidden = !writable
     this.select.disabled = !writable
   }

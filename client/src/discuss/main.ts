@@ -20,7 +20,7 @@ import { liveUrl, type LiveStatus } from '../live'
 import { colorFor, setLocalUser } from '../presence'
 import { roomsBaseUrl } from '../room'
 import { AttributesPanel } from './attributes'
-import { attributesMap, cardsMap, readAttributes, readCards, type BoardAttribute, type BoardCard } from './board'
+import { attributesMap, cardsMap, definitionsMap, readAttributes, readCards, type BoardAttribute, type BoardCard } from './board'
 import { FacilitatorControls } from './controls'
 import { ExplorePanel, canvasSrc } from './explore'
 import { Lobby } from './lobby'
@@ -101,7 +101,11 @@ function start ({ me, study, group, groupParam }: Where, first: DiscussState): v
     lower: async () => { await session.command({ name: 'hand.lower' }) },
   }, speakerTimer.el)
   const writable = (): boolean => discuss.can_write && (facilitator || discuss.segment === 'discuss')
-  const attributesPanel = new AttributesPanel({ api: dapi, cards: () => cards, examples: () => examples, canWrite: writable })
+  const attributesPanel = new AttributesPanel({
+    api: dapi, cards: () => cards, examples: () => examples, canWrite: writable,
+    // the group edits definitions in segment 4 only (the edits room refuses it otherwise, the facilitator's too)
+    canEditDefinition: () => discuss.can_write && discuss.segment === 'discuss',
+  })
   const ranking = new RankingPanel(dapi, refreshSoon)
   const rate = new RatePanel(dapi, refreshSoon)
   const results = new ResultsPanel(dapi)
@@ -215,6 +219,17 @@ function start ({ me, study, group, groupParam }: Where, first: DiscussState): v
     boardStatus.dataset['state'] = status.state
     if (status.state === 'synced') boardChanged(true)
   })
+  // The definitions being edited live in the group's edits room (the board is the server's, read-only).
+  const editsStatus = element('span', { class: 'visually-hidden', 'data-testid': 'edits-status' })
+  root.append(editsStatus)
+  const editsConnection = connectRoom(roomsBaseUrl(window.location), `study-${study}.group-${group}.edits`, (status) => {
+    editsStatus.dataset['state'] = status.state
+    if (status.state === 'synced') boardChanged(false)
+    if (status.state === 'closed' && status.lastClose !== undefined) {
+      editsStatus.textContent = `Your last edit was refused: ${status.lastClose.serverReason}. Reload the page.`
+      editsStatus.className = 'error'
+    }
+  })
   setLocalUser(connection.awareness, { name: me.name, color: colorFor(me.name) })
   let scheduled = false
   let cardsDirty = true
@@ -224,7 +239,7 @@ function start ({ me, study, group, groupParam }: Where, first: DiscussState): v
     scheduled = true
     queueMicrotask(() => {
       scheduled = false
-      attributes = readAttributes(connection.doc)
+      attributes = readAttributes(connection.doc, editsConnection.doc)
       if (cardsDirty) {
         cards = readCards(connection.doc)
         cardsDirty = false
@@ -237,6 +252,7 @@ function start ({ me, study, group, groupParam }: Where, first: DiscussState): v
     })
   }
   attributesMap(connection.doc).observeDeep(() => { boardChanged(false) })
+  definitionsMap(editsConnection.doc).observe(() => { boardChanged(false) }) // texts added (their edits are bound)
   cardsMap(connection.doc).observeDeep((events) => {
     // a card moving on the canvas (x, y) changes nothing here
     if (events.some((e) => e.target === cardsMap(connection.doc) || e.changes.keys.has('text'))) boardChanged(true)
@@ -252,6 +268,7 @@ function start ({ me, study, group, groupParam }: Where, first: DiscussState): v
     session.stop()
     clock.stop()
     connection.destroy()
+    editsConnection.destroy()
   })
 }
 

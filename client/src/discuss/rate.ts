@@ -6,7 +6,7 @@
  */
 import { errorMessage } from '../api'
 import { element, whileBusy } from '../dom'
-import type { BoardAttribute } from './board'
+import { definitionText, type BoardAttribute } from './board'
 import { OrderedPicker, orderedChoice } from './ranking'
 import type { DiscussApi, DiscussState } from './rest'
 
@@ -41,7 +41,7 @@ class LikertRow {
 
   update (attribute: BoardAttribute): void {
     this.name.textContent = attribute.name
-    const text = attribute.definition.toString().trim()
+    const text = definitionText(attribute).trim()
     this.definition.textContent = text !== '' ? text : '(no definition)'
     const legend = this.el.querySelector('legend')
     if (legend !== null) legend.textContent = `How much do you agree with the definition of ${attribute.name}?`
