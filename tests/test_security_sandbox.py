@@ -226,3 +226,36 @@ def test_bad_sandbox_settings_stop_the_server_with_a_message(tmp_path: Path, arg
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "--sandbox" in result.stderr, result.stderr
+
+
+async def test_the_cap_and_the_sweep_work_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    import psycopg
+
+    def rows(room: str) -> tuple[int, ...]:
+        with psycopg.connect(postgres_url) as conn:
+            return tuple(
+                int(conn.execute(f"SELECT count(*) FROM {table} WHERE room = %s", (room,)).fetchone()[0])  # type: ignore[index]
+                for table in ("room_updates", "room_snapshots", "sandbox_rooms")
+            )
+
+    node = started(tmp_path / "data", "--database", postgres_url, "--sandbox-max-rooms", "1", "--sandbox-lifetime", "2")
+    try:
+        async with await joined(node, "only") as websocket:
+            await websocket.send(payload_update("one"))
+            with anyio.fail_after(10):
+                while rows("only")[0] == 0:
+                    await anyio.sleep(0.02)  # polling the store for a condition, bounded
+        code, reason = await closed_with(await joined(node, "another"))
+        assert code == 4429, (code, reason)
+        node.stop()
+        node.start()  # the room is no longer loaded: the sweep may take it
+        with anyio.fail_after(20):
+            while rows("only") != (0, 0, 0):
+                await anyio.sleep(0.1)  # polling the store for the sweep's deletion, bounded
+        async with await joined(node, "another") as websocket:  # its place is free again
+            await websocket.send(payload_update("two"))
+            with anyio.fail_after(10):
+                while rows("another")[0] == 0:
+                    await anyio.sleep(0.02)
+    finally:
+        node.stop()
