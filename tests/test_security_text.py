@@ -22,11 +22,15 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import markdown_it
+import pycrdt
 import pytest
 
 from calma.api.app import ENDPOINTS
 from calma.api.schemas import RequestModel
+from calma.canvas import edits
+from calma.hub.close_codes import CloseCode
 from calma.live.schema import CONTROL_SCHEMA
 from calma.outputs.markdown import block, inline
 from calma.studies.text import display_name, find_unstorable, name_skeleton
@@ -36,6 +40,7 @@ from tests.helpers.discuss import run_session
 from tests.helpers.live_client import connect_live, live_url
 from tests.helpers.postgres import PostgresServer
 from tests.helpers.server import ServerProcess
+from tests.helpers.ydoc_client import connect_doc
 
 LEAD = ("lena@example.org", "Lena", "lena's long password")
 NUL = "\u0000"
@@ -296,3 +301,31 @@ def test_a_nul_in_a_path_id_is_not_found_not_a_store_failure(node: ServerProcess
     for path in (f"/api/studies/{study}%00", f"/api/studies/{quote(NUL)}", f"/api/studies/{study}/groups/{group}%00",
                  f"/api/studies/{study}/conversations/{quote('c' + NUL)}"):
         refused(lena.request("GET", path), 404)
+
+
+async def test_a_nul_typed_into_a_definition_on_the_edits_room_is_refused_and_the_vote_still_starts(
+    node: ServerProcess,
+) -> None:
+    lena = lead(node)
+    study, group = new_study(lena)
+    ravi = Person(node, "Ravi").join(invite(lena, study, group), "Ravi")
+
+    async def segment(name: str) -> None:
+        async with connect_live(live_url(node), lena.cookie_headers) as live:
+            answer, _ = await live.command(study, group, {"name": "segment.set", "segment": name})
+            assert answer["type"] == "ack", answer
+
+    await segment("discuss")
+    attribute = ravi.ok("POST", f"/api/studies/{study}/discuss/attributes",
+                        {"name": "Historical accuracy", "definition": "Facts are right."}, status=201)["id"]
+    async with connect_doc(node.room_url(f"study-{study}.group-{group}.edits"), headers=ravi.cookie_headers) as client:
+        text = client.doc.get(edits.DEFINITIONS, type=pycrdt.Map)[attribute]
+        text.insert(len(text), f" Dates{NUL} too.")
+        with anyio.fail_after(10):
+            await client.websocket.wait_closed()
+        assert client.websocket.close_code == int(CloseCode.EDIT_REFUSED), client.websocket.close_reason
+        assert "NUL" in (client.websocket.close_reason or "")
+
+    await segment("rate")  # freezing the wording stores it: the store could not have held a NUL
+    history = lena.ok("GET", f"/api/studies/{study}/discuss/attributes/{attribute}/history?group_id={group}")
+    assert history["versions"][-1]["snapshot"]["definition"] == "Facts are right."

@@ -38,6 +38,7 @@ from calma.hub.room import Room
 from calma.hub.rooms import RoomManager
 from calma.live.control_state import control_room_name, read_state
 from calma.studies.rooms import RoomKind, StudyRoom, parse_study_room
+from calma.studies.text import unstorable
 
 ATTRIBUTES = "attributes"  # the board's map of group attributes (shared_schema/board.json)
 EDITING_SEGMENT = "discuss"  # segment 4: the only one in which definitions change
@@ -143,6 +144,8 @@ class EditsGuard:
                     for op in getattr(event, "delta", None) or []:
                         if "insert" in op and (not isinstance(op["insert"], str) or op.get("attributes")):
                             raise _refused("refused: definitions hold plain text only")
+                        if "insert" in op and (problem := unstorable(op["insert"])) is not None:
+                            raise _refused(f"refused: a definition {problem}"[:120])  # it is stored when rated
                     edited.add(str(path[0]))
                     continue
                 raise _refused("refused: definitions are created and removed by the server only")
