@@ -188,6 +188,11 @@ def test_a_nul_in_any_text_field_is_a_422_naming_the_field_and_nothing_is_stored
     for who, method, where, body, field in attacks:
         refused(who.request(method, where, json=body), 422, field)
 
+    # A lone surrogate (U+D800) cannot even be read as JSON text: 400, never a store failure.
+    surrogate = lena.request("PATCH", path, content=b'{"name": "Pilot \\ud800"}',
+                             headers={"Content-Type": "application/json"})
+    assert refused(surrogate, 400)["type"] == "/api/problems/malformed-json"
+
     # The join's display name and a query string too.
     refused(join(node, invite(lena, study, group), f"Ana{NUL}"), 422, "display_name")
     refused(Person(node, "anyone").request("GET", f"/api/join?token={quote('abc' + NUL)}"), 422, "token")

@@ -108,7 +108,11 @@ class SignIn(RequestModel):
 
 class JoinRequest(RequestModel):
     token: Token = Field(description="the token of an invite link (`/join?token=...`) or from `calma admin token`")
-    display_name: DisplayName = Field(description="how others see you; ignored when the token names a participant")
+    display_name: DisplayName = Field(
+        description="how others see you (at most 80; stored NFKC-normalised, without zero-width or bidi control "
+                    "characters, trimmed, whitespace collapsed; 409 when it looks like the name of someone in the group); "
+                    "ignored when the token names a participant"
+    )
 
 
 class JoinQuery(RequestModel):
