@@ -149,16 +149,18 @@ def test_an_unknown_study_is_the_same_404_as_someone_elses(world: World) -> None
 # -- rooms ----------------------------------------------------------------------------------------
 
 RW, RO = READ_WRITE, READ_ONLY
+ED = "4422"  # admitted to write, but the probe's label is not part of the edits room's schema: its guard refuses it
 #   room                                    anon    owner  other   pA      pB      obs
 ROOMS = [
-    ("study-{S}.group-{GA}.board",         ("4401", RW,   "4403", RW,     "4403", RO)),
+    ("study-{S}.group-{GA}.board",         ("4401", RO,   "4403", RO,     "4403", RO)),  # the server's: read-only
+    ("study-{S}.group-{GA}.edits",         ("4401", ED,   "4403", ED,     "4403", RO)),  # writable, guarded
     ("study-{S}.group-{GA}.control",       ("4401", RO,   "4403", RO,     "4403", RO)),
     ("study-{S}.group-{GA}.p-{PA}",        ("4401", RW,   "4403", RW,     "4403", "4403")),
-    ("study-{S}.group-{GB}.board",         ("4401", RW,   "4403", "4403", RW,     "4403")),
+    ("study-{S}.group-{GB}.board",         ("4401", RO,   "4403", "4403", RO,     "4403")),
     ("study-{S}.group-{GB}.control",       ("4401", RO,   "4403", "4403", RO,     "4403")),
     ("study-{S}.group-{GB}.p-{PB}",        ("4401", RW,   "4403", "4403", RW,     "4403")),
     ("study-{S}.group-{GB}.p-{PA}",        ("4401", "4403", "4403", "4403", "4403", "4403")),  # PA is not in B
-    ("study-{T}.group-{TG}.board",         ("4401", "4403", RW,   "4403", "4403", "4403")),
+    ("study-{T}.group-{TG}.board",         ("4401", "4403", RO,   "4403", "4403", "4403")),
     ("study-0123456789abcdef.group-{GA}.board", ("4401", "4403", "4403", "4403", "4403", "4403")),  # no such study
 ]  # fmt: skip
 
@@ -222,7 +224,7 @@ async def test_a_session_cookie_from_another_site_is_refused(world: World) -> No
     foreign = {**world.participant_a.cookie_headers, "Origin": "https://evil.example"}
     same = {**world.participant_a.cookie_headers, "Origin": world.server.http_url}
     assert await probe_room(board, foreign) == "4401"
-    assert await probe_room(board, same) == READ_WRITE
+    assert await probe_room(board, same) == READ_ONLY  # admitted (the board is read-only for everyone)
 
 
 async def test_a_malformed_study_room_name_is_4404(world: World) -> None:

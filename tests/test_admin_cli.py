@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.admin import AdminFailed, admin_token, calma_admin, create_facilitator
 from tests.helpers.api_client import Person
-from tests.helpers.room_probe import READ_WRITE, probe_room
+from tests.helpers.room_probe import READ_ONLY, probe_room
 from tests.helpers.server import ServerProcess
 
 
@@ -71,7 +71,9 @@ async def test_a_token_works_as_query_parameter_on_a_room(study: tuple[ServerPro
     server, _, study_id, group_id = study
     token = admin_token(server.data_dir, study=study_id, group=group_id, role="participant", name="Ravi")
     room = server.room_url(f"study-{study_id}.group-{group_id}.board")
-    assert await probe_room(f"{room}?token={token}") == READ_WRITE
+    assert await probe_room(f"{room}?token={token}") == READ_ONLY  # admitted; the board is the server's
+    edits = server.room_url(f"study-{study_id}.group-{group_id}.edits")
+    assert await probe_room(f"{edits}?token={token}") == "4422"  # admitted to write; the probe's label is refused
 
 
 def test_a_facilitator_token_is_limited_to_its_study(study: tuple[ServerProcess, Person, str, str]) -> None:
@@ -121,7 +123,7 @@ async def test_without_sandbox_rooms_only_study_rooms_are_served(closed_sandbox:
     study_id = ana.ok("POST", "/api/studies", {}, status=201)["id"]
     group_id = ana.ok("POST", f"/api/studies/{study_id}/groups", {"name": "A"}, status=201)["id"]
     board = server.room_url(f"study-{study_id}.group-{group_id}.board")
-    assert await probe_room(board, ana.cookie_headers) == READ_WRITE
+    assert await probe_room(board, ana.cookie_headers) == READ_ONLY  # served (the board is the server's)
 
 
 def test_a_secret_file_others_can_read_stops_the_server(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from calma.access.tokens import TokenSigner
 from tests.helpers.admin import admin_token
-from tests.helpers.room_probe import READ_WRITE, close_reason, probe_room
+from tests.helpers.room_probe import READ_ONLY, close_reason, probe_room
 from tests.helpers.server import ServerProcess
 from tests.helpers.study_world import World, build_world
 
@@ -100,7 +100,7 @@ async def test_a_bad_token_is_not_rescued_by_a_good_cookie(world: World) -> None
     room = world.server.room_url(world.path("study-{S}.group-{GA}.board"))
     code, _ = await close_reason(f"{room}?token=hello", world.participant_a.cookie_headers)
     assert code == 4401
-    assert await probe_room(room, world.participant_a.cookie_headers) == READ_WRITE
+    assert await probe_room(room, world.participant_a.cookie_headers) == READ_ONLY  # admitted; boards are read-only
 
 
 def test_an_expired_or_revoked_invite_link_lets_nobody_join(world: World) -> None:
