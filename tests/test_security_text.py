@@ -70,7 +70,8 @@ def test_unstorable_text_is_found_at_any_depth_with_its_path() -> None:
     deep: Any = "fine"
     for _ in range(5_000):
         deep = [deep]
-    assert find_unstorable({"a": deep, "b": ["x", {"k": f"v{NUL}"}]})[:2] == (("b", 1, "k"), f"v{NUL}")  # type: ignore[index]
+    found = find_unstorable({"a": deep, "b": ["x", {"k": f"v{NUL}"}]})
+    assert found is not None and found[:2] == (("b", 1, "k"), f"v{NUL}")
     assert find_unstorable({f"key{NUL}": 1}) is not None, "dict keys are text too"
     assert find_unstorable({"lone": "\ud800"}) is not None
     assert find_unstorable({"ok": ["é", "👩‍💻", "\t\n"]}) is None
