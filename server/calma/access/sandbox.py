@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
+import pycrdt
 from anyio.abc import TaskStatus
 
 from calma.hub.close_codes import CloseCode, RoomClosed
@@ -147,13 +148,17 @@ class SandboxRooms:
 
         return choose
 
-    async def check_write(self, room: Room, connection: Connection, size: int) -> None:
+    async def check_write(self, room: Room, connection: Connection, size: int, applies: Callable[[], None]) -> None:
+        """Refuse a write that would make the room too big (4413), that goes faster than its address may
+        (4429), that does not apply to the document (4400, `applies` raises), or that would add a room
+        beyond the cap (4429); else record it."""
         if room.byte_size + size > self.limits.max_room_bytes:
             raise RoomClosed(
                 CloseCode.DOCUMENT_TOO_LARGE, f"a sandbox room holds at most {self.limits.max_room_bytes} bytes"
             )
         client = connection.websocket.client
         self._take(address_key(None if client is None else client.host), size)
+        applies()
         await self._record_write(room.name)
 
     def _take(self, key: str, size: int) -> None:
@@ -254,10 +259,22 @@ def sandbox_guards(sandbox: SandboxRooms | None, inner: GuardFactory = no_guards
 
 
 class SandboxGuard:
-    """The hub's `UpdateGuard` for sandbox rooms: size, write rate and room cap, before anything is stored."""
+    """The hub's `UpdateGuard` for sandbox rooms: size, write rate and room cap, before anything is stored.
+
+    Like the hub does for unguarded rooms, it applies the update to a copy of the document first: Yrs
+    refuses some updates that decode only while integrating them, and one stored would break every load."""
 
     def __init__(self, policy: SandboxRooms) -> None:
         self._policy = policy
 
     async def check(self, room: Room, connection: Connection, update: bytes) -> None:
-        await self._policy.check_write(room, connection, len(update))
+        await self._policy.check_write(room, connection, len(update), lambda: _applies(room, update))
+
+
+def _applies(room: Room, update: bytes) -> None:
+    copy = pycrdt.Doc()
+    copy.apply_update(room.doc.get_update())
+    try:
+        copy.apply_update(update)
+    except Exception as exc:  # Yrs reports integration failures as ValueError or RuntimeError
+        raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not apply to this document: {exc}") from exc
