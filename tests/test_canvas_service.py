@@ -24,6 +24,7 @@ from calma.studies.rooms import StudyRoom
 
 STUDY, GROUP = "a" * 16, "b" * 16
 ROOM = StudyRoom.board(STUDY, GROUP).name
+EDITS = StudyRoom.edits(STUDY, GROUP).name
 
 
 class BoardRoom:
@@ -41,14 +42,17 @@ class BoardRoom:
 
 
 class Rooms:
+    """The group's board, and its edits room (where moves would be; empty here)."""
+
     def __init__(self) -> None:
         self.room = BoardRoom()
+        self.edits = BoardRoom()
         self.held = 0
 
     async def acquire(self, name: str) -> BoardRoom:
-        assert name == ROOM
+        assert name in (ROOM, EDITS)
         self.held += 1
-        return self.room
+        return self.room if name == ROOM else self.edits
 
     def release(self, room: BoardRoom) -> None:
         self.held -= 1
