@@ -18,7 +18,7 @@ import pycrdt
 import pytest
 
 from calma.canvas.board import CardContent, CardKind, read_cards, writer_mark
-from calma.canvas.service import CanvasService
+from calma.canvas.service import BoardFull, CanvasService
 from calma.studies.rooms import StudyRoom
 
 
@@ -33,6 +33,7 @@ class BoardRoom:
     def __init__(self) -> None:
         self.doc = pycrdt.Doc()
         self.writes = 0
+        self.byte_size = 0
 
     async def write_as_server(self, change: Callable[[pycrdt.Doc], None]) -> bytes:
         with self.doc.transaction():
@@ -194,3 +195,16 @@ async def test_a_label_written_again_counts_a_use_and_a_person_only_once_per_per
     card = read_cards(rooms.room.doc)[key].content
     assert (card.uses, card.people, card.authors) == (4, 2, ())
     assert writer_mark(key, "ravi") != writer_mark(label("kind").id, "ravi"), "marks do not link a person across cards"
+
+
+async def test_a_board_near_what_a_newcomer_can_receive_takes_no_more_labels_but_the_servers_cards() -> None:
+    rooms, embedder = Rooms(), HeldEmbedder()
+    canvas = CanvasService(lambda: rooms, embedder, studies=None, reflect=lambda: None,  # type: ignore[arg-type]
+                           max_board_bytes=1000)
+    await canvas.place(STUDY, GROUP, [label("first")])
+    rooms.room.byte_size = 800  # past three quarters of the limit
+    with pytest.raises(BoardFull, match="the board is full"):
+        await canvas.place(STUDY, GROUP, [label("one too many")])
+    await canvas.place(STUDY, GROUP, [CardContent("a released code", CardKind.CODE)], replace_kind=CardKind.CODE)
+    assert {card.content.text for card in read_cards(rooms.room.doc).values()} == {"first", "a released code"}
+    assert rooms.held == 0

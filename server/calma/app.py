@@ -233,7 +233,8 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                     SQLReflectStore(the_store), interact.conversations, StructuralDetector(embedder),
                     on_change=reflect_changed,
                 )
-                canvas = CanvasService(lambda: rooms, embedder, access.studies, lambda: reflect, board_locks=board_locks)
+                canvas = CanvasService(lambda: rooms, embedder, access.studies, lambda: reflect, board_locks=board_locks,
+                                       max_board_bytes=settings.limits.max_document_bytes)
                 await tg.start(canvas.run)
                 discuss = DiscussService(SQLDiscussStore(the_store), access.studies, lambda: rooms, lambda: canvas,
                                          lambda: interact.conversations, lambda: reflect, embedder)

@@ -19,9 +19,9 @@ from calma.access import policy
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import group_meant, managed_study, visible_group, visible_study
-from calma.api.problems import Problem, forbidden, not_found, unavailable
+from calma.api.problems import Problem, conflict, forbidden, not_found, unavailable
 from calma.canvas.board import Card, CardContent, CardKind, card_id, writer_mark
-from calma.canvas.service import CanvasService
+from calma.canvas.service import BoardFull, CanvasService
 from calma.embeddings.model import EmbeddingUnavailable
 from calma.studies.rooms import StudyRoom
 
@@ -91,6 +91,8 @@ async def _place(call: Call, study_id: str, group_id: str, content: CardContent)
         return await _service(call).place(study_id, group_id, [content], accumulate=True)
     except EmbeddingUnavailable as exc:
         raise unavailable(f"the canvas cannot place labels now: {exc}") from exc
+    except BoardFull as exc:
+        raise conflict(str(exc)) from exc
 
 
 async def get_card(call: Call) -> Response:
@@ -129,7 +131,7 @@ ENDPOINTS = [
     Endpoint(
         "POST", "/studies/{study_id}/canvas/labels", post_label, "writeCanvasLabel",
         "Write a label on the canvas: the server embeds it and places it near the labels that mean the same", TAG,
-        status=201, response=schemas.CanvasLabelOut, request=schemas.CanvasLabelIn, problems=(403, 429),
+        status=201, response=schemas.CanvasLabelOut, request=schemas.CanvasLabelIn, problems=(403, 409, 429),
     ),
     Endpoint(
         "GET", "/studies/{study_id}/canvas/cards/{card_id}", get_card, "canvasCard",

@@ -81,6 +81,13 @@ class PlacingInterrupted(RuntimeError):
     """The pass that held this request was cancelled before it finished."""
 
 
+class BoardFull(RuntimeError):
+    """The board is near the size a newcomer can receive: people's new labels wait for a new board."""
+
+
+LABELS_UNTIL = 0.75  # share of the board's size limit up to which people's labels are placed (the rest: the server's cards)
+
+
 @dataclass(frozen=True)
 class Excerpt:
     quote: str
@@ -91,8 +98,9 @@ class Excerpt:
 class CanvasService:
     def __init__(self, rooms: Callable[[], RoomManager], embedder: Embedder, studies: StudyStore,
                  reflect: Callable[[], ReflectService], *, clock: Callable[[], float] = time.time,
-                 board_locks: BoardLocks | None = None) -> None:
+                 board_locks: BoardLocks | None = None, max_board_bytes: int | None = None) -> None:
         self._rooms = rooms
+        self._max_board_bytes = max_board_bytes  # the rooms' document limit: what a newcomer can receive
         self._board_locks = board_locks or NoBoardLocks()
         self._embedder = embedder
         self._studies = studies
@@ -151,6 +159,9 @@ class CanvasService:
         `anonymous`: the study keeps the canvas anonymous: every card on the board loses its authors.
         """
         room = StudyRoom.board(study_id, group_id).name
+        if self._max_board_bytes is not None and any(c.kind is CardKind.LABEL for c in contents):
+            if await self._board_bytes(room) > self._max_board_bytes * LABELS_UNTIL:
+                raise BoardFull("the board is full: it holds as much as a newcomer's browser can receive")
         request = _Request(list(contents), replace_kind, accumulate, anonymous)
         self._pending.setdefault(room, []).append(request)
         async with self._locks.setdefault(room, anyio.Lock()):
@@ -172,6 +183,14 @@ class CanvasService:
             raise request.error
         assert request.positions is not None
         return request.positions
+
+    async def _board_bytes(self, room_name: str) -> int:
+        rooms = self._rooms()
+        room = await rooms.acquire(room_name)
+        try:
+            return room.byte_size
+        finally:
+            rooms.release(room)
 
     async def _place_batch(self, room_name: str, batch: list[_Request]) -> None:
         rooms = self._rooms()
