@@ -134,7 +134,7 @@ class EditsGuard:
 
     async def _allowed(self, connection: Connection, events: list[tuple[str, Any]]) -> None:
         """The changes themselves: each one must be this connection's to make."""
-        name_of = connection.identity.name
+        name_of = connection.identity.name[:edits.MAX_NAME]  # names are kept to MAX_NAME characters (clients cut them too)
         board = None
         edited: set[str] = set()
         for name, event in events:
