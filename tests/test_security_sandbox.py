@@ -147,6 +147,9 @@ async def test_no_more_sandbox_rooms_than_the_cap(small: ServerProcess) -> None:
     await write_and_confirm(small, "first", "one")
     # Two handshakes for new rooms while one place is left: both get in, only one can write.
     second, third = await joined(small, "second"), await joined(small, "third")
+    for websocket in (second, third):
+        with anyio.fail_after(10):
+            await websocket.recv()  # the room's first frame: this connection was let in
     await second.send(payload_update("two"))
     with anyio.fail_after(10):
         while stored(small, "second")[0] == 0:
