@@ -194,7 +194,12 @@ class SandboxRooms:
         last = self._touched.get(room)
         if last is not None and now - last < self.limits.lifetime_s / 10:
             return
-        if not await self._store.touch(room, self._clock(), max_rooms=self.limits.max_rooms):
+        try:
+            added = await self._store.touch(room, self._clock(), max_rooms=self.limits.max_rooms)
+        except StoreError as exc:
+            log.error("could not record a sandbox room's write", extra={"room": room, "error": str(exc)})
+            raise RoomClosed(CloseCode.INTERNAL_ERROR, "could not store the update; reconnect to retry") from exc
+        if not added:
             raise RoomClosed(CloseCode.ROOM_FULL, self._full_reason())
         self._touched[room] = now
 
