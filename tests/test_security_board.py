@@ -34,6 +34,7 @@ from calma.canvas.edits_guard import EditsGuard
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.connection import Identity
 from calma.studies.rooms import StudyRoom
+from tests.helpers import lib0
 from tests.helpers.api_client import Person
 from tests.helpers.lead import server_with_lead, sign_in_lead
 from tests.helpers.live_client import connect_live, live_url
@@ -188,6 +189,25 @@ async def test_each_forged_edit_is_refused_nothing_is_stored_and_the_others_carr
     assert detail["people"] == 1
     report = group.lena.request("GET", group.path(f"/outputs/report.html?group_id={group.group}"))
     assert report.status_code == 200, report.text
+
+
+async def test_an_edit_that_yrs_cannot_integrate_is_refused_before_it_is_stored(group: Group) -> None:
+    honest = pycrdt.Doc(client_id=5)
+    async with connect_doc(group.url("edits"), honest, headers=group.ravi.cookie_headers):
+        moves(honest)[group.card] = move()  # item (5, 0): a plain value, not a shared type
+        async with connect_doc(group.url("edits"), headers=group.mei.cookie_headers) as mei:
+            await mei.wait_for(lambda doc: group.card in edits.read_moves(doc))
+    # Decodes, but its parent (5, 0) is no shared type: Yrs refuses it only while integrating it.
+    attack = lib0.any_under_item((5, 0), lib0.encode_any("boom"))
+
+    async with connect_doc(group.url("edits"), headers=group.ravi.cookie_headers) as ravi:
+        await ravi.websocket.send(lib0.update_frame(attack))
+        with anyio.fail_after(10):
+            await ravi.websocket.wait_closed()
+        assert ravi.websocket.close_code == 4400, ravi.websocket.close_reason
+        assert "does not apply" in (ravi.websocket.close_reason or "")
+    fresh = await snapshot(group.url("edits"), group.lena)
+    assert edits.problems(fresh) is None and group.card in edits.read_moves(fresh)
 
 
 @pytest.mark.parametrize("which", ["a change", "a deletion"])

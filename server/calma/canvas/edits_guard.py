@@ -100,7 +100,7 @@ class EditsGuard:
                 lambda found, *_, name=name: events.extend((name, event) for event in found))))
         try:
             copy.apply_update(update)
-        except ValueError as exc:
+        except Exception as exc:  # Yrs reports integration failures as ValueError or RuntimeError
             raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not apply: {exc}") from exc
         finally:
             for shared, subscription in subscriptions:
