@@ -10,21 +10,14 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from calma.hub.protocol import var_uint
+
 CONTENT_ANY = 8
 CONTENT_JSON = 2
 CONTENT_STRING = 4
 CONTENT_TYPE = 7
 CONTENT_DOC = 9
 HAS_PARENT_SUB = 0x20
-
-
-def var_uint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def var_string(text: str) -> bytes:

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
-import pycrdt
 from anyio.abc import TaskStatus
 
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.config import Settings
 from calma.hub.guard import GuardFactory, UpdateGuard, no_guards
+from calma.hub.room import apply_to_copy
 from calma.store import StoreError
 from calma.store.sandbox_sql import SQLSandboxRooms
 from calma.store.sql import SQLDatabase
@@ -273,13 +273,4 @@ class SandboxGuard:
         self._policy = policy
 
     async def check(self, room: Room, connection: Connection, update: bytes) -> None:
-        await self._policy.check_write(room, connection, len(update), lambda: _applies(room, update))
-
-
-def _applies(room: Room, update: bytes) -> None:
-    copy = pycrdt.Doc()
-    copy.apply_update(room.doc.get_update())
-    try:
-        copy.apply_update(update)
-    except Exception as exc:  # Yrs reports integration failures as ValueError or RuntimeError
-        raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not apply to this document: {exc}") from exc
+        await self._policy.check_write(room, connection, len(update), lambda: apply_to_copy(room.doc, update))

@@ -34,7 +34,7 @@ from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.connection import Connection
 from calma.hub.guard import GuardFactory, UpdateGuard
 from calma.hub.protocol import ProtocolError, Reader
-from calma.hub.room import Room
+from calma.hub.room import Room, apply_to_copy
 from calma.hub.rooms import RoomManager
 from calma.live.control_state import control_room_name, read_state
 from calma.studies.rooms import RoomKind, StudyRoom, parse_study_room
@@ -89,22 +89,17 @@ class EditsGuard:
         who = connection.identity
         if who.role not in ("participant", "facilitator"):
             raise RoomClosed(CloseCode.FORBIDDEN, "only the group and its facilitator change the board")
-        before = room.doc.get_update()
-        copy = pycrdt.Doc()
-        copy.apply_update(before)
+        before_bytes = len(room.doc.get_update())
         events: list[tuple[str, Any]] = []
-        subscriptions = []
-        for name in edits.NAMES:
-            shared = copy.get(name, type=pycrdt.Map)
-            subscriptions.append((shared, shared.observe_deep(
-                lambda found, *_, name=name: events.extend((name, event) for event in found))))
-        try:
-            copy.apply_update(update)
-        except Exception as exc:  # Yrs reports integration failures as ValueError or RuntimeError
-            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not apply: {exc}") from exc
-        finally:
-            for shared, subscription in subscriptions:
-                shared.unobserve(subscription)
+
+        subscriptions: list[object] = []  # held while the update applies; the copy is thrown away after
+
+        def collect_events(copy: pycrdt.Doc) -> None:
+            for name in edits.NAMES:
+                subscriptions.append(copy.get(name, type=pycrdt.Map).observe_deep(
+                    lambda found, *_, name=name: events.extend((name, event) for event in found)))
+
+        copy = apply_to_copy(room.doc, update, prepare=collect_events)
         self._no_pending(update, copy)
         problem = edits.problems(copy)
         if problem is not None:
@@ -112,7 +107,7 @@ class EditsGuard:
         after = len(copy.get_update())
         if after > edits.MAX_BYTES:
             raise RoomClosed(CloseCode.DOCUMENT_TOO_LARGE, f"the edits document would exceed {edits.MAX_BYTES} bytes")
-        grown = self._added.get(who.key, 0) + max(0, after - len(before))
+        grown = self._added.get(who.key, 0) + max(0, after - before_bytes)
         if grown > edits.MAX_BYTES_PER_PERSON:
             raise RoomClosed(CloseCode.DOCUMENT_TOO_LARGE,
                              f"you have added {edits.MAX_BYTES_PER_PERSON} bytes to this board already")

@@ -44,6 +44,27 @@ EMPTY_UPDATE = b"\x00\x00"
 AWARENESS_FRAMES_PER_S = 5000
 
 
+def apply_to_copy(
+    doc: pycrdt.Doc, update: bytes, *, prepare: Callable[[pycrdt.Doc], object] | None = None
+) -> pycrdt.Doc:
+    """A copy of `doc` with a client's `update` applied: how an update is tried before it is stored.
+
+    Yrs refuses some updates that decode (a parent that is not a shared type, say) only while integrating
+    them, and such an update, once stored, would break the room at every load. `prepare` runs on the copy
+    before the update (a guard subscribes to its changes there). Raises RoomClosed (4400) on a refusal.
+    The hub tries every update to an unguarded room this way; a room's guard calls it itself.
+    """
+    copy = pycrdt.Doc()
+    copy.apply_update(doc.get_update())
+    if prepare is not None:
+        prepare(copy)
+    try:
+        copy.apply_update(update)
+    except Exception as exc:  # Yrs reports integration failures as ValueError or RuntimeError
+        raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not apply to this document: {exc}") from exc
+    return copy
+
+
 class Room:
     """A board room loaded in memory on this node."""
 
@@ -239,23 +260,12 @@ class Room:
                 f"update would make the document exceed {self._limits.max_document_bytes} bytes",
             )
         if self._guard is None:
-            self._trial_apply(update)
+            apply_to_copy(self.doc, update)
             await self._store_update(update, connection)
             return
         async with self._guard_lock:  # the guard sees every update accepted before this one
             await self._guard.check(self, connection, update)
             await self._store_update(update, connection)
-
-    def _trial_apply(self, update: bytes) -> None:
-        """Apply the update to a copy of the document first: Yrs refuses some updates that decode (a parent
-        that is not a shared type, say) only while integrating them, and such an update, once stored, would
-        break the room at every load. (A room's guard applies updates to a copy itself.)"""
-        copy = pycrdt.Doc()
-        copy.apply_update(self.doc.get_update())
-        try:
-            copy.apply_update(update)
-        except Exception as exc:  # Yrs reports integration failures as ValueError or RuntimeError
-            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not apply to this document: {exc}") from exc
 
     async def _store_update(self, update: bytes, connection: Connection) -> None:
         try:
