@@ -13,9 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import httpx
 import psutil
 import pytest
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from calma.cluster.router import BadRequest, node_for_room, parse_head, room_of, room_order
 from tests.helpers.server import REPO, free_port
@@ -101,13 +105,13 @@ class Cluster:
         return self.log_path.read_text(errors="replace")
 
 
-def start_cluster(tmp_path: Path, nodes: int, timeout: float = 60.0) -> Cluster:
+def start_cluster(tmp_path: Path, nodes: int, timeout: float = 60.0, *args: str) -> Cluster:
     port = free_port()
     data_dir = tmp_path / "cluster"
     log_path = tmp_path / "cluster.log"
     command = [
         sys.executable, "-m", "calma", "cluster", "--nodes", str(nodes), "--port", str(port),
-        "--data-dir", str(data_dir), "--log-level", "warning",
+        "--data-dir", str(data_dir), "--log-level", "warning", *args,
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
@@ -169,6 +173,25 @@ async def test_a_room_lands_on_its_hashed_node(cluster: Cluster) -> None:
         async with connect_doc(cluster.room_url(room)), connect_doc(cluster.room_url(room)):
             assert connections(nodes[home]) == 2
             assert connections(nodes[1 - home]) == 0
+
+
+async def test_a_cluster_on_a_public_address_refuses_sandbox_rooms(tmp_path: Path) -> None:
+    # The router listens on every address; its nodes listen on loopback, which alone would turn
+    # sandbox rooms on in each of them: an anonymous client must still be refused (4401), nothing stored.
+    public = start_cluster(tmp_path, 1, 60.0, "--host", "0.0.0.0")
+    try:
+        websocket = await connect(public.room_url("demo"), max_size=None)
+        try:
+            await websocket.send(b"\x00\x00\x01\x00")  # a sync step 1 of an empty document
+        except ConnectionClosed:
+            pass
+        with anyio.fail_after(10):
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await websocket.recv()
+        assert websocket.close_code == 4401, (websocket.close_code, websocket.close_reason)
+    finally:
+        stop_cluster(public)
 
 
 def test_healthz_and_other_paths_through_the_router(cluster: Cluster) -> None:

@@ -143,6 +143,31 @@ async def test_loopback_keeps_sandbox_rooms_on_and_no_sandbox_rooms_turns_them_o
         closed.stop()
 
 
+async def test_a_reverse_proxy_on_the_same_host_does_not_open_sandbox_rooms_to_the_internet(tmp_path: Path) -> None:
+    # The usual internet setup: `calma serve` on 127.0.0.1 behind nginx/Caddy on the same host. The
+    # server listens on loopback, so sandbox rooms are on by default, but for local clients only: a
+    # handshake the proxy forwarded (X-Forwarded-For or Forwarded) is an outsider's, refused with 4401.
+    local = started(tmp_path / "local")
+    try:
+        for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9;proto=https"}):
+            code, reason = await closed_with(await joined(local, "demo", additional_headers=header))
+            assert code == 4401, (header, code, reason)
+        assert stored(local, "demo") == (0, 0, 0)
+        await write_and_confirm(local, "demo", "hello from this machine")  # no proxy: still open locally
+    finally:
+        local.stop()
+    # Told `--sandbox-rooms`, the operator means it: proxied clients get sandbox rooms too.
+    told = started(tmp_path / "told", "--sandbox-rooms")
+    try:
+        async with await joined(told, "demo", additional_headers={"X-Forwarded-For": "203.0.113.9"}) as websocket:
+            await websocket.send(payload_update("through the proxy"))
+            with anyio.fail_after(10):
+                while stored(told, "demo")[0] == 0:
+                    await anyio.sleep(0.02)  # polling the store for a condition, bounded
+    finally:
+        told.stop()
+
+
 async def test_no_more_sandbox_rooms_than_the_cap(small: ServerProcess) -> None:
     await write_and_confirm(small, "first", "one")
     # Two handshakes for new rooms while one place is left: both get in, only one can write.

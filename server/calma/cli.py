@@ -88,6 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
         compact_after_updates=args.compact_after,
         log_level=args.log_level,
         sandbox_rooms=sandbox_default(args.host) if args.sandbox_rooms is None else args.sandbox_rooms,
+        sandbox_rooms_explicit=args.sandbox_rooms is True,
         sandbox_max_rooms=args.sandbox_max_rooms,
         sandbox_max_room_bytes=args.sandbox_max_room_bytes,
         sandbox_room_lifetime_s=args.sandbox_lifetime,
@@ -269,6 +270,7 @@ def _cluster(args: argparse.Namespace) -> int:
         database=args.database,
         redis_port=args.redis_port,
         log_level=args.log_level,
+        sandbox_rooms=args.sandbox_rooms,
     )
     return main(config)
 
@@ -450,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--database", default=env("CALMA_DATABASE_URL"), help=DATABASE_HELP)
     cluster.add_argument("--redis-port", type=int, help="the private redis-server's port (default: a free one)")
     cluster.add_argument("--log-level", default=env("CALMA_LOG_LEVEL", "info"), choices=["debug", "info", "warning", "error"])
+    cluster.add_argument("--sandbox-rooms", action=argparse.BooleanOptionalAction, default=None,
+                         help="sandbox rooms on every node (default: only when --host is loopback)")
     cluster.set_defaults(handler=_cluster)
 
     embed_worker = commands.add_parser(

@@ -78,6 +78,9 @@ class Settings:
     # Rooms outside any study (the demo page's): open to anyone when True, refused when False. `calma serve`
     # turns them on only when it listens on loopback, unless told (calma.access.sandbox.sandbox_default).
     sandbox_rooms: bool = True
+    # Whether `sandbox_rooms` was asked for (`--sandbox-rooms`) rather than the loopback default: only then do
+    # sandbox rooms take handshakes that came through a proxy (X-Forwarded-For / Forwarded).
+    sandbox_rooms_explicit: bool = False
     # The secret that signs tokens; None: `secret.key` in the data dir, created on first start.
     secret_file: Path | None = None
     # REST API: the largest request body accepted, and how long a browser session lasts.

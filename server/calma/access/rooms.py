@@ -5,9 +5,9 @@ cookie or `?token=` whose principal `policy.room_permission` lets in:
 no credentials, or credentials that do not check out, close with 4401; a
 principal that may not enter closes with 4403 (whether or not the room's study
 exists, so ids do not leak). Sandbox rooms (any other name) are open to anyone
-when the server has them on (`calma.access.sandbox`: by default only on loopback;
-its cap on the number of rooms applies here), else they close with 4401 (no
-credentials) or 4403. `?observe=1` asks for a read-only connection anywhere; it
+when the server has them on (`calma.access.sandbox`: by default only on loopback,
+and then not through a proxy; its cap on the number of rooms applies here), else
+they close with 4401 (no credentials) or 4403. `?observe=1` asks for a read-only connection anywhere; it
 never grants more.
 """
 
@@ -70,7 +70,7 @@ class StudyRoomAuthorizer:
         return permission
 
     async def _authorize_sandbox(self, websocket: WebSocket, room: str) -> Permission:
-        if self._sandbox is not None:
+        if self._sandbox is not None and self._sandbox.admits(websocket.headers):
             try:
                 await self._sandbox.admit(room)
             except StoreError as exc:

@@ -3,7 +3,13 @@
 Owns the policy for anonymous rooms; study rooms never come here.
 
 - **Open or closed.** `sandbox_default(host)`: open by default only when the server listens on
-  loopback; on any other address they are closed unless `--sandbox-rooms` turns them on.
+  loopback; on any other address they are closed unless `--sandbox-rooms` turns them on. A
+  loopback server may still be the internet's, behind a reverse proxy on the same host (nginx,
+  Caddy): so when they are on only by that default, a handshake that came through a proxy (it
+  carries `X-Forwarded-For` or `Forwarded`) is refused as if they were off (4401 without
+  credentials, 4403 with them); `--sandbox-rooms` opens them to proxied clients too
+  (`SandboxRooms.admits`). `calma cluster` gives its nodes `--no-sandbox-rooms` unless its router
+  listens on loopback (then `--sandbox-rooms`: the router is a proxy) or it is told `--sandbox-rooms`.
 - **How many.** At most `max_rooms` sandbox rooms exist at once (`sandbox_rooms` in the store
   of record, `calma.store.sandbox_sql`). A handshake for a new room beyond the cap closes with
   4429; so does the first write that would add one (the write is the real check: several new
@@ -15,8 +21,8 @@ Owns the policy for anonymous rooms; study rooms never come here.
   each node); beyond it the connection closes with 4429.
 - **How long.** A room unwritten for `lifetime_s` is deleted, log and snapshot, by a periodic
   sweep (`SandboxRooms.run`, a task in the server's task group) unless it is loaded on this
-  node. With `--redis` the rooms' streams live in Redis and are not swept (sandbox rooms are
-  off by default there anyway: cluster nodes listen beyond loopback).
+  node. With `--redis` the rooms' streams live in Redis and are not swept: turn sandbox rooms on
+  with `--redis` only for demos (`calma cluster` does so only when its router listens on loopback).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +40,6 @@ from anyio.abc import TaskStatus
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.config import Settings
 from calma.hub.guard import GuardFactory, UpdateGuard, no_guards
-from calma.hub.room import apply_to_copy
 from calma.store import StoreError
 from calma.store.sandbox_sql import SQLSandboxRooms
 from calma.store.sql import SQLDatabase
@@ -59,6 +64,11 @@ def sandbox_default(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:  # a host name: it may resolve to anything
         return False
+
+
+def came_through_proxy(headers: Mapping[str, str]) -> bool:
+    """Whether a request says it was forwarded by a proxy (header names are case-insensitive here)."""
+    return "x-forwarded-for" in headers or "forwarded" in headers
 
 
 @dataclass(frozen=True)
@@ -114,12 +124,14 @@ class SandboxRooms:
         limits: SandboxLimits,
         *,
         sweep: bool = True,
+        proxied: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self.limits = limits
         self._sweep = sweep
+        self._proxied = proxied  # whether handshakes that came through a proxy are let in (`--sandbox-rooms`)
         self._clock = clock
         self._monotonic = monotonic
         self._buckets: dict[str, _Bucket] = {}
@@ -127,6 +139,12 @@ class SandboxRooms:
         self._deleting: set[str] = set()
 
     # -- admission (the room authorizer) ----------------------------------
+
+    def admits(self, headers: Mapping[str, str]) -> bool:
+        """Whether a handshake with these headers may use sandbox rooms at all: not one that came through a
+        proxy (`X-Forwarded-For` or `Forwarded`) unless sandbox rooms were turned on explicitly."""
+        return self._proxied or not came_through_proxy(headers)
+
 
     async def admit(self, room: str) -> None:
         """Let a handshake into a sandbox room, unless it is new and the cap is reached (4429)."""
@@ -255,7 +273,9 @@ def sandbox_rooms_for(settings: Settings, store: object) -> SandboxRooms | None:
         lifetime_s=settings.sandbox_room_lifetime_s,
         write_bytes_per_s=settings.sandbox_write_bytes_per_s,
     )
-    return SandboxRooms(SQLSandboxRooms(store), limits, sweep=settings.redis_url is None)
+    return SandboxRooms(
+        SQLSandboxRooms(store), limits, sweep=settings.redis_url is None, proxied=settings.sandbox_rooms_explicit
+    )
 
 
 def sandbox_guards(sandbox: SandboxRooms | None, inner: GuardFactory = no_guards) -> GuardFactory:
@@ -273,4 +293,4 @@ class SandboxGuard:
         self._policy = policy
 
     async def check(self, room: Room, connection: Connection, update: bytes) -> None:
-        await self._policy.check_write(room, connection, len(update), lambda: apply_to_copy(room.doc, update))
+        await self._policy.check_write(room, connection, len(update), lambda: room.try_update(update))

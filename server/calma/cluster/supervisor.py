@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 
+from calma.access.sandbox import sandbox_default
 from calma.cluster.router import Backend, Router
 
 log = logging.getLogger("calma.cluster")
@@ -59,6 +60,13 @@ class ClusterConfig:
     redis_port: int | None = None
     log_level: str = "info"
     extra_serve_args: list[str] = field(default_factory=list)
+    # Sandbox rooms on every node; None: on only when the router listens on loopback (calma.access.sandbox).
+    sandbox_rooms: bool | None = None
+
+    def sandbox_flag(self) -> str:
+        """What the nodes are told: they listen on loopback behind the router (a proxy), so it is always explicit."""
+        on = sandbox_default(self.host) if self.sandbox_rooms is None else self.sandbox_rooms
+        return "--sandbox-rooms" if on else "--no-sandbox-rooms"
 
 
 @dataclass
@@ -200,7 +208,7 @@ async def run_cluster(config: ClusterConfig) -> int:
                 command = [
                     sys.executable, "-m", "calma", "serve", "--host", "127.0.0.1", "--port", str(port),
                     "--data-dir", str(data_dir), "--redis", redis_url,
-                    "--embed-workers", "--log-level", config.log_level, *config.extra_serve_args,
+                    "--embed-workers", "--log-level", config.log_level, config.sandbox_flag(), *config.extra_serve_args,
                 ]  # fmt: skip
                 if config.database:  # else every node shares the SQLite file in the data dir
                     command += ["--database", config.database]
