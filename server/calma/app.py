@@ -265,6 +265,11 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         lambda: running().rooms, access.live, progress=StudyProgressFeed(access.studies), chat=lambda: running().interact,
         after_command=lambda study, group, command: running().discuss.after_command(study, group, command),
     )
+    # A revoked session or token closes the websockets it opened (calma.access.live_connections).
+    if isinstance(access.live, StudyLiveAuthenticator):
+        access.live.attach_channel(live.connection_of)
+    if isinstance(access.rooms, StudyRoomAuthorizer):
+        access.rooms.attach_rooms(lambda: running().rooms)
     # --------------------------------------------------------------------------------------------
 
     async def drain() -> None:

@@ -5,6 +5,11 @@ HTTP requests authenticate with the session cookie or `Authorization: Bearer
 the session cookie. A token given explicitly wins over the cookie. A session
 cookie on a websocket is accepted only when the handshake's Origin is this
 server (cross-site websocket hijacking).
+
+A websocket stays open after its handshake, so the authenticator also keeps
+`connections` (`calma.access.live_connections`): the keys of the credential each
+open websocket was let in with (`websocket_credential`), which the paths that
+revoke credentials use to close them.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
+from calma.access.live_connections import (
+    LiveConnections,
+    facilitator_sessions_key,
+    invite_key,
+    participant_sessions_key,
+    session_key,
+)
 from calma.access.principal import Principal
 from calma.access.sessions import MAX_COOKIE_LENGTH, SESSION_COOKIE, session_hash
 from calma.access.tokens import TokenProblem, TokenRejected, TokenSigner
@@ -31,6 +43,7 @@ class Authenticator:
         self._store = store
         self._signer = signer
         self._clock = clock
+        self.connections = LiveConnections()  # open websockets by credential, to close them when it is revoked
 
     @property
     def signer(self) -> TokenSigner:
@@ -54,12 +67,35 @@ class Authenticator:
 
     async def websocket(self, connection: HTTPConnection) -> Principal | None:
         """The principal of a websocket handshake; None if it carries neither a token nor a live session."""
+        principal, _ = await self.websocket_credential(connection)
+        return principal
+
+    async def websocket_credential(self, connection: HTTPConnection) -> tuple[Principal | None, frozenset[str]]:
+        """The principal of a websocket handshake and the keys of the credential that proved it
+        (`calma.access.live_connections`): register the open connection under them."""
         token = connection.query_params.get("token")
         if token is not None:
-            return await self.token(token)
+            invite = await self.live_invite(token)
+            principal = await self._principal_of_invite(invite)
+            if principal is None:
+                raise TokenRejected(TokenProblem.UNKNOWN_INVITE)
+            return principal, frozenset({invite_key(invite.id)})
         if SESSION_COOKIE in connection.cookies and not _same_origin(connection):
             raise AuthenticationError("a session cookie is accepted only from this server's own pages")
-        return await self._cookie(connection)
+        value = connection.cookies.get(SESSION_COOKIE)
+        if not value or len(value) > MAX_COOKIE_LENGTH:
+            return None, frozenset()
+        hashed = session_hash(value)
+        record = await self._store.session(hashed, self.now())
+        principal = None if record is None else await self._principal_of_session(record)
+        if record is None or principal is None:
+            return None, frozenset()
+        keys = {session_key(hashed)}
+        if record.participant_id is not None:
+            keys.add(participant_sessions_key(record.participant_id))
+        if record.facilitator_id is not None:
+            keys.add(facilitator_sessions_key(record.facilitator_id))
+        return principal, frozenset(keys)
 
     async def token(self, token: str) -> Principal:
         """The principal a token stands for; TokenRejected if it is not valid now or is only an invite link."""

@@ -21,6 +21,7 @@ study's facilitator) and work directly as `?token=` or `Authorization: Bearer`.
 
 from __future__ import annotations
 
+from calma.access.live_connections import LiveConnections, invite_key, participant_sessions_key
 from calma.access.authenticate import Authenticator
 from calma.access.display_names import claim_name, normalized
 from calma.access.principal import Principal
@@ -91,13 +92,32 @@ async def issue_invite(
 
 
 async def reissue_invite(
-    store: StudyStore, signer: TokenSigner, invite: Invite, *, ttl_s: int, now: float, created_by: str | None
+    store: StudyStore,
+    signer: TokenSigner,
+    invite: Invite,
+    *,
+    ttl_s: int,
+    now: float,
+    created_by: str | None,
+    connections: LiveConnections,
 ) -> tuple[Invite, str]:
-    """Revoke `invite` and issue its successor (a new token for the same person or group)."""
-    _, new = await store.reissue_invite(
+    """Revoke `invite` and issue its successor (a new token for the same person or group). The websockets
+    open with the old token, and for a personal link every one of its participant's sessions, close (4401)."""
+    old, new = await store.reissue_invite(
         invite.id, new_id(), expires_at=float(int(now) + ttl_s), at=now, created_by=created_by
     )
+    keys = [invite_key(old.id)]
+    if old.participant_id is not None:
+        keys.append(participant_sessions_key(old.participant_id))
+    connections.close(keys, "this link was re-issued; open the new one")
     return new, token_of(signer, new)
+
+
+async def revoke_invite(store: StudyStore, invite: Invite, *, now: float, connections: LiveConnections) -> Invite:
+    """Revoke `invite`: its token stops working, and the websockets open with it close (4401)."""
+    revoked = await store.revoke_invite(invite.id, now)
+    connections.close([invite_key(invite.id)], "this link was revoked")
+    return revoked
 
 
 async def open_invite(store: StudyStore, authenticator: Authenticator, token: str, display_name: str) -> Principal:

@@ -9,14 +9,16 @@ identity on /live, so no frame (chat, commands, notifications, progress) can
 act for someone the connection has not proved to be.
 
 A study's progress (`study.watch`) is for its facilitator only
-(`policy.manages_study`). `StudyProgressFeed` reads the snapshots from the
+(`policy.manages_study`). Each authenticated connection is registered under its
+credential (`calma.access.live_connections`) and closed with 4401 when that
+session or token is revoked (found through `attach_channel`). `StudyProgressFeed` reads the snapshots from the
 store; `LiveStudyEvents` is what the REST API tells when it writes progress
 (a participant joined, or changed stage), passed on to the watchers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,8 @@ from calma.access import policy
 from calma.access.authenticate import AuthenticationError, Authenticator
 from calma.access.principal import Principal
 from calma.access.tokens import TokenRejected
+from calma.live.codes import LiveClosed, LiveCloseCode
+from calma.live.connection import LiveConnection
 from calma.live.principal import Principal as LivePrincipal
 from calma.live.principal import Role as LiveRole
 from calma.live.watch import StudyWatchers
@@ -56,14 +60,27 @@ class StudyLiveAuthenticator:
     def __init__(self, store: StudyStore, authenticator: Authenticator) -> None:
         self._store = store
         self._authenticator = authenticator
+        self._connection_of: Callable[[WebSocket], LiveConnection | None] | None = None
+
+    def attach_channel(self, connection_of: Callable[[WebSocket], LiveConnection | None]) -> None:
+        """How to find the /live connection of a websocket, to close it when its credential is revoked."""
+        self._connection_of = connection_of
 
     async def authenticate(self, websocket: WebSocket) -> LivePrincipal | None:
         """Who the session cookie or `?token=` proves; None (closed 4401) without them. Nothing else is read."""
         try:
-            principal = await self._authenticator.websocket(websocket)
+            principal, credential = await self._authenticator.websocket_credential(websocket)
         except (AuthenticationError, TokenRejected):
             return None  # /live closes with its own 4401 and reason
-        return None if principal is None else live_principal(principal)
+        if principal is None:
+            return None
+        self._authenticator.connections.register(websocket, credential, self._close)
+        return live_principal(principal)
+
+    def _close(self, websocket: WebSocket, reason: str) -> None:
+        connection = None if self._connection_of is None else self._connection_of(websocket)
+        if connection is not None:
+            connection.close(LiveClosed(LiveCloseCode.UNAUTHORIZED, reason))
 
     async def may_join(self, principal: LivePrincipal, study: str, group: str) -> bool:
         if not isinstance(principal, VerifiedLivePrincipal):

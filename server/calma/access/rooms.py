@@ -9,17 +9,23 @@ when the server has them on (`calma.access.sandbox`: by default only on loopback
 and then not through a proxy; its cap on the number of rooms applies here), else
 they close with 4401 (no credentials) or 4403. `?observe=1` asks for a read-only connection anywhere; it
 never grants more.
+
+A study room connection is registered under its credential
+(`calma.access.live_connections`): when that session or token is revoked, the
+connection is closed with 4401 (found in its room through `attach_rooms`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from starlette.websockets import WebSocket
 
 from calma.access import policy
 from calma.access.authenticate import AuthenticationError, Authenticator
 from calma.access.principal import Principal
+from calma.hub.rooms import RoomManager
 from calma.access.sandbox import SandboxRooms
 from calma.access.tokens import TokenRejected
 from calma.hub.close_codes import CloseCode, RoomClosed
@@ -44,6 +50,11 @@ class StudyRoomAuthorizer:
         self._authenticator = authenticator
         self._sandbox = sandbox  # None: sandbox rooms are off
         self._open = OpenRooms()
+        self._rooms: Callable[[], RoomManager] | None = None  # where open connections are found to close them
+
+    def attach_rooms(self, rooms: Callable[[], RoomManager]) -> None:
+        """The running server's rooms, where a revoked credential's connections are found and closed."""
+        self._rooms = rooms
 
     async def authorize(self, websocket: WebSocket, room: str) -> Permission:
         if not is_study_room(room):
@@ -52,7 +63,7 @@ class StudyRoomAuthorizer:
         if parsed is None:
             raise RoomClosed(CloseCode.BAD_ROOM_NAME, f"study rooms are named {STUDY_ROOM_FORMAT}")
         try:
-            principal = await self._principal(websocket)
+            principal, credential = await self._principal(websocket)
             study = await self._store.study(parsed.study_id)
             group = await self._store.group(parsed.study_id, parsed.group_id) if study is not None else None
             participant = None
@@ -65,6 +76,7 @@ class StudyRoomAuthorizer:
         if permission is None:
             raise RoomClosed(CloseCode.FORBIDDEN, "not allowed in this room")
         set_identity(websocket, identity(principal))  # what the room's guard checks updates against
+        self._authenticator.connections.register(websocket, credential, self._closer(room))
         if websocket.query_params.get("observe") in ("1", "true"):
             return Permission.READ_ONLY
         return permission
@@ -80,11 +92,22 @@ class StudyRoomAuthorizer:
         await self._principal(websocket)  # no credentials: 4401; someone: 4403
         raise RoomClosed(CloseCode.FORBIDDEN, "sandbox rooms are turned off on this server")
 
-    async def _principal(self, websocket: WebSocket) -> Principal:
+    async def _principal(self, websocket: WebSocket) -> tuple[Principal, frozenset[str]]:
         try:
-            principal = await self._authenticator.websocket(websocket)
+            principal, credential = await self._authenticator.websocket_credential(websocket)
         except (AuthenticationError, TokenRejected) as exc:
             raise RoomClosed(CloseCode.UNAUTHORIZED, str(exc)) from exc
         if principal is None:
             raise RoomClosed(CloseCode.UNAUTHORIZED, "sign in, or give an access token as ?token=")
-        return principal
+        return principal, credential
+
+    def _closer(self, room: str) -> Callable[[WebSocket, str], None]:
+        """Close a websocket's connection in `room` with 4401 (nothing if it is not in the room yet or any more)."""
+
+        def close(websocket: WebSocket, reason: str) -> None:
+            loaded = None if self._rooms is None else self._rooms().get_loaded(room)
+            for connection in [] if loaded is None else list(loaded.connections):
+                if connection.websocket is websocket:
+                    connection.close(RoomClosed(CloseCode.UNAUTHORIZED, reason))
+
+        return close

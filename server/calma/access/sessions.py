@@ -15,6 +15,7 @@ import secrets
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from calma.access.live_connections import LiveConnections, facilitator_sessions_key, session_key
 from calma.access.principal import Principal
 from calma.studies.model import SessionRecord
 from calma.studies.store import StudyStore
@@ -44,15 +45,21 @@ async def start_session(store: StudyStore, principal: Principal, *, now: float, 
     return value, record
 
 
-async def end_session(store: StudyStore, connection: HTTPConnection) -> None:
+async def end_session(store: StudyStore, connection: HTTPConnection, connections: LiveConnections) -> None:
+    """End this browser's session; its open websockets close (4401)."""
     value = connection.cookies.get(SESSION_COOKIE)
     if value:
-        await store.delete_session(session_hash(value))
+        hashed = session_hash(value)
+        await store.delete_session(hashed)
+        connections.close([session_key(hashed)], "signed out")
 
 
-async def end_all_sessions(store: StudyStore, facilitator_id: str) -> int:
-    """End every session of a facilitator, on every device; how many ended."""
-    return await store.delete_sessions_of(facilitator_id)
+async def end_all_sessions(store: StudyStore, facilitator_id: str, connections: LiveConnections) -> int:
+    """End every session of a facilitator, on every device, and close their open websockets (4401) on this
+    node; how many sessions ended."""
+    ended = await store.delete_sessions_of(facilitator_id)
+    connections.close([facilitator_sessions_key(facilitator_id)], "signed out everywhere")
+    return ended
 
 
 def set_session_cookie(response: Response, connection: HTTPConnection, value: str, max_age_s: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from calma.access.invites import issue_invite, join_link, reissue_invite, token_of
+from calma.access.invites import revoke_invite as revoke_invite_everywhere
 from calma.api import schemas
 from calma.api.endpoints import Call, Endpoint, json_reply
 from calma.api.lookups import managed_study
@@ -50,7 +51,9 @@ async def revoke_invite(call: Call) -> Response:
     invite = await call.api.store.invite(call.param("invite_id"))
     if invite is None or invite.study_id != study.id:
         raise not_found("the invite")
-    revoked = await call.api.store.revoke_invite(invite.id, call.api.now())
+    revoked = await revoke_invite_everywhere(
+        call.api.store, invite, now=call.api.now(), connections=call.api.authenticator.connections
+    )
     return json_reply(_reply(call, revoked))
 
 
@@ -67,6 +70,7 @@ async def reissue(call: Call) -> Response:
     new, _ = await reissue_invite(
         call.api.store, call.api.authenticator.signer, invite,
         ttl_s=ttl_s, now=call.api.now(), created_by=call.user.facilitator_id,
+        connections=call.api.authenticator.connections,
     )  # fmt: skip
     return json_reply(_reply(call, new), status=201)
 

@@ -55,14 +55,14 @@ async def sign_out_everywhere(call: Call) -> Response:
         raise Problem("forbidden", "only a facilitator can sign out everywhere; participants sign out with DELETE /api/session")
     if user.study_id is not None:
         raise Problem("forbidden", "a credential limited to one study cannot sign the account out everywhere; sign in with the password")
-    ended = await end_all_sessions(call.api.store, facilitator_id)
+    ended = await end_all_sessions(call.api.store, facilitator_id, call.api.authenticator.connections)
     response = json_reply(schemas.SignedOutEverywhere(sessions_ended=ended))
     clear_session_cookie(response, call.request)
     return response
 
 
 async def sign_out(call: Call) -> Response:
-    await end_session(call.api.store, call.request)
+    await end_session(call.api.store, call.request, call.api.authenticator.connections)
     response = Response(status_code=204)
     clear_session_cookie(response, call.request)
     return response

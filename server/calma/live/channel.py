@@ -83,6 +83,13 @@ class LiveChannel:
             if connection.principal.participant == participant:
                 connection.send(frame)
 
+    def connection_of(self, websocket: WebSocket) -> LiveConnection | None:
+        """The open connection on this websocket, if it is (still) served here."""
+        for connection in self._connections:
+            if connection.websocket is websocket:
+                return connection
+        return None
+
     async def close_everyone(self, closed: LiveClosed, timeout_s: float) -> None:
         """Close every /live connection with `closed`'s code and reason; wait (bounded) until all are gone."""
         for connection in list(self._connections):

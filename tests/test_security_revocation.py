@@ -1,0 +1,154 @@
+"""Revoked means gone now: a signed-out person's open websockets close, they do not keep writing.
+
+The attack: a room or /live connection is authenticated once, at its handshake. A facilitator
+re-issues a participant's personal link (the old device was lost), or signs out everywhere after
+leaving a laptop signed in; the person on the other end kept their open connections and went on
+writing to the group's board and chatting. Now every authenticated websocket is registered under
+the credential that let it in, and revoking that credential closes it with 4401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pycrdt
+import pytest
+from pycrdt import create_sync_message
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from calma.access.sessions import SESSION_COOKIE
+from calma.studies.rooms import StudyRoom
+from tests.helpers.api_client import Person
+from tests.helpers.lead import server_with_lead, sign_in_lead
+from tests.helpers.live_client import LiveClient, connect_live, live_url
+from tests.helpers.server import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with server_with_lead(tmp_path_factory.mktemp("revocation") / "data") as node:
+        yield node
+
+
+def new_group(lena: Person) -> tuple[str, str]:
+    study = lena.ok("POST", "/api/studies", {"template": "pilot"}, status=201)["id"]
+    group = lena.ok("POST", f"/api/studies/{study}/groups", {"name": "Teachers"}, status=201)["id"]
+    return study, group
+
+
+def personal_link(lena: Person, study: str, group: str) -> dict[str, Any]:
+    created: dict[str, Any] = lena.ok("POST", f"/api/studies/{study}/invites", {"group_id": group}, status=201)
+    return created
+
+
+def joined_cookie(server: ServerProcess, token: str, name: str) -> dict[str, str]:
+    """A participant's browser opening their link: the session cookie it gets, as headers."""
+    answer = httpx.post(f"{server.http_url}/api/join", json={"token": token, "display_name": name}, timeout=30)
+    assert answer.status_code == 201, answer.text
+    return {"Cookie": f"{SESSION_COOKIE}={answer.cookies[SESSION_COOKIE]}"}
+
+
+async def open_room(url: str, headers: dict[str, str] | None = None) -> ClientConnection:
+    """A room connection the server accepted: it answered the sync step 1."""
+    websocket = await connect(url, additional_headers=headers or {}, max_size=None)
+    await websocket.send(create_sync_message(pycrdt.Doc()))
+    with anyio.fail_after(10):
+        await websocket.recv()  # raises ConnectionClosed if the room refused us
+    return websocket
+
+
+async def closed_with(websocket: ClientConnection, timeout: float = 10.0) -> tuple[int | None, str]:
+    """Wait (bounded) until the server closes the connection; its close code and reason."""
+    with anyio.fail_after(timeout):
+        try:
+            while True:
+                await websocket.recv()
+        except ConnectionClosed:
+            pass
+    return websocket.close_code, websocket.close_reason or ""
+
+
+async def live_closed_with(live: LiveClient, timeout: float = 10.0) -> tuple[int | None, str]:
+    return await closed_with(live.websocket, timeout)
+
+
+async def test_reissuing_a_personal_link_closes_the_participants_open_rooms_and_live(server: ServerProcess) -> None:
+    lena = sign_in_lead(server)
+    study, group = new_group(lena)
+    link = personal_link(lena, study, group)
+    ravi = joined_cookie(server, link["token"], "Ravi")
+    edits = server.room_url(StudyRoom.edits(study, group).name)
+    board = server.room_url(StudyRoom.board(study, group).name)
+
+    # Ravi's lost laptop: an edits room and /live by its session cookie, the board by the link's token.
+    async with (
+        await open_room(edits, ravi) as edits_room,
+        await open_room(f"{board}?token={link['token']}") as board_room,
+        connect_live(live_url(server), ravi) as live,
+        await open_room(edits, lena.cookie_headers) as lenas_room,
+    ):
+        await live.ping()
+        # Lena re-issues the link: whoever holds the old one is signed out, open connections too.
+        lena.ok("POST", f"/api/studies/{study}/invites/{link['id']}/reissue", status=201)
+
+        for connection in (edits_room, board_room, live.websocket):
+            code, reason = await closed_with(connection)
+            assert code == 4401, (code, reason)
+            assert "re-issued" in reason
+        # Lena's own connection is untouched.
+        await lenas_room.send(create_sync_message(pycrdt.Doc()))
+        with anyio.fail_after(10):
+            await lenas_room.recv()
+
+    # And the old credentials cannot open new ones.
+    refused = await connect(edits, additional_headers=ravi, max_size=None)
+    assert (await closed_with(refused))[0] == 4401
+
+
+async def test_revoking_a_link_closes_the_connections_open_with_its_token(server: ServerProcess) -> None:
+    lena = sign_in_lead(server)
+    study, group = new_group(lena)
+    link = personal_link(lena, study, group)
+    joined_cookie(server, link["token"], "Mei")  # the link is now Mei's; her token names her
+    async with (
+        await open_room(f"{server.room_url(StudyRoom.edits(study, group).name)}?token={link['token']}") as room,
+        connect_live(live_url(server, token=link["token"])) as live,
+    ):
+        await live.ping()
+        lena.ok("POST", f"/api/studies/{study}/invites/{link['id']}/revoke")
+        for connection in (room, live.websocket):
+            code, reason = await closed_with(connection)
+            assert (code, reason) == (4401, "this link was revoked")
+
+
+async def test_sign_out_everywhere_closes_the_other_devices_live(server: ServerProcess) -> None:
+    desktop = sign_in_lead(server, "Lena's desktop")
+    laptop = sign_in_lead(server, "Lena's laptop (left signed in at a conference)")
+    study, group = new_group(desktop)
+    async with (
+        connect_live(live_url(server), laptop.cookie_headers) as laptop_live,
+        connect_live(live_url(server), desktop.cookie_headers) as desktop_live,
+        await open_room(server.room_url(StudyRoom.board(study, group).name), laptop.cookie_headers) as laptop_board,
+    ):
+        await laptop_live.ping()
+        ended = desktop.ok("POST", "/api/session/revoke-all")
+        assert ended["sessions_ended"] >= 2
+        for connection in (laptop_live.websocket, laptop_board, desktop_live.websocket):
+            code, reason = await closed_with(connection)
+            assert (code, reason) == (4401, "signed out everywhere")
+
+
+async def test_signing_out_closes_this_browsers_connections_only(server: ServerProcess) -> None:
+    desktop = sign_in_lead(server, "Lena's desktop")
+    laptop = sign_in_lead(server, "Lena's laptop")
+    async with (
+        connect_live(live_url(server), laptop.cookie_headers) as laptop_live,
+        connect_live(live_url(server), desktop.cookie_headers) as desktop_live,
+    ):
+        assert laptop.request("DELETE", "/api/session").status_code == 204
+        assert await live_closed_with(laptop_live) == (4401, "signed out")
+        await desktop_live.ping()  # the other browser stays signed in and connected
