@@ -4,12 +4,17 @@ The attack: a room or /live connection is authenticated once, at its handshake. 
 re-issues a participant's personal link (the old device was lost), or signs out everywhere after
 leaving a laptop signed in; the person on the other end kept their open connections and went on
 writing to the group's board and chatting. Now every authenticated websocket is registered under
-the credential that let it in, and revoking that credential closes it with 4401.
+the credential that let it in, and revoking that credential closes it with 4401: at once on the
+node that revoked it, and within `--recheck-credentials` seconds on every other node and after
+`calma admin reset-password` (each node rechecks its open connections' credentials in the store).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,10 +27,11 @@ from websockets.exceptions import ConnectionClosed
 
 from calma.access.sessions import SESSION_COOKIE
 from calma.studies.rooms import StudyRoom
+from tests.helpers.admin import calma_admin, create_facilitator
 from tests.helpers.api_client import Person
-from tests.helpers.lead import server_with_lead, sign_in_lead
+from tests.helpers.lead import LEAD, server_with_lead, sign_in_lead
 from tests.helpers.live_client import LiveClient, connect_live, live_url
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import REPO, ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +158,31 @@ async def test_signing_out_closes_this_browsers_connections_only(server: ServerP
         assert laptop.request("DELETE", "/api/session").status_code == 204
         assert await live_closed_with(laptop_live) == (4401, "signed out")
         await desktop_live.ping()  # the other browser stays signed in and connected
+
+
+async def test_a_password_reset_by_the_operator_closes_the_facilitators_open_connections(tmp_path: Path) -> None:
+    # `calma admin reset-password` is another process: the server learns of it on its next recheck of the
+    # credentials its open websockets were let in with (here every 0.3 s; 30 s by default). The same
+    # recheck closes connections whose credential was revoked on another node.
+    node = ServerProcess(tmp_path / "data", extra_args=["--recheck-credentials", "0.3"])
+    node.start()
+    try:
+        create_facilitator(node.data_dir, *LEAD)
+        stolen_laptop = sign_in_lead(node, "the laptop that was stolen")
+        async with connect_live(live_url(node), stolen_laptop.cookie_headers) as live:
+            await live.ping()
+            calma_admin(node.data_dir, "reset-password", "--email", LEAD[0], "--password-stdin",
+                        stdin="a brand new long password\n")  # fmt: skip
+            assert await live_closed_with(live) == (4401, "signed out")
+    finally:
+        node.stop()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_a_bad_recheck_interval_stops_the_server_with_a_message(tmp_path: Path, value: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "calma", "serve", "--data-dir", str(tmp_path), "--port", "0", "--recheck-credentials", value],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "--recheck-credentials must be a positive number of seconds" in result.stderr

@@ -219,6 +219,9 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
         try:
             async with anyio.create_task_group() as tg:
                 await tg.start(watch_store, the_store)  # PostgreSQL: fail fast while the server is down
+                # Open websockets whose session or link was revoked elsewhere close (calma.access.live_connections).
+                await tg.start(access.authenticator.connections.run, access.authenticator.credential_live,
+                               settings.recheck_credentials_s)  # fmt: skip
                 room_log = await start_room_log(settings, the_store, tg)
                 interact = await start_interact(settings, the_store, access, tg)
                 rooms = RoomManager(settings, room_log, tg, guards=sandbox_guards(access.sandbox, edits_guards(lambda: rooms)))

@@ -74,6 +74,9 @@ def _serve(args: argparse.Namespace) -> int:
     if min(args.sandbox_max_rooms, args.sandbox_max_room_bytes, args.sandbox_write_rate) < 1 or args.sandbox_lifetime <= 0:
         print("calma serve: the --sandbox-* limits must be positive", file=sys.stderr)
         return 2
+    if not args.recheck_credentials > 0:
+        print("calma serve: --recheck-credentials must be a positive number of seconds", file=sys.stderr)
+        return 2
     try:
         metrics_token = _metrics_token(args.metrics_token_file)
     except (OSError, ValueError) as exc:
@@ -99,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
         embed_workers=args.embed_workers,
         llm=llm,
         connection_caps=CapSettings(per_address=args.max_websockets_per_address, total=args.max_websockets),
+        recheck_credentials_s=args.recheck_credentials,
         read_deadlines=ReadDeadlines(header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout),
         max_ab_trials_per_participant=args.max_ab_trials_per_participant,
         max_canvas_labels_per_participant=args.max_labels_per_participant,
@@ -345,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     caps, deadlines = CapSettings(), ReadDeadlines()
     serve.add_argument("--max-websockets-per-address", type=int, default=caps.per_address,
                        help="open websocket connections (rooms, /live) from one client address; 0: no cap (default %(default)s)")
+    serve.add_argument("--recheck-credentials", type=float, default=Settings().recheck_credentials_s,
+                       help="seconds between checks that open websockets' sessions and links still hold; those"
+                       " revoked on another node or by `calma admin` close (default %(default)s)")
     serve.add_argument("--max-websockets", type=int, default=caps.total,
                        help="open websocket connections in all; 0: no cap (default %(default)s)")
     serve.add_argument("--header-timeout", type=float, default=deadlines.header_timeout_s,

@@ -86,6 +86,9 @@ class Settings:
     # REST API: the largest request body accepted, and how long a browser session lasts.
     api_max_body_bytes: int = 256 * 1024
     session_ttl_s: int = 14 * 24 * 3600
+    # How often each node asks the store whether the sessions and invites of its open websockets still hold,
+    # closing those revoked elsewhere (another node, `calma admin reset-password`); calma.access.live_connections.
+    recheck_credentials_s: float = 30.0
     # Interact: the models participants chat with (default: the packaged Gemma 3 270M stand-in, embedded).
     llm: LLMSettings = field(default_factory=LLMSettings)
     # Where the packaged model's GGUF is assembled (None: ~/.cache/calma/models).

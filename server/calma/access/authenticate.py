@@ -97,6 +97,16 @@ class Authenticator:
             keys.add(facilitator_sessions_key(record.facilitator_id))
         return principal, frozenset(keys)
 
+    async def credential_live(self, key: str) -> bool:
+        """Whether the session or invite a `calma.access.live_connections` key names is still accepted."""
+        kind, _, value = key.partition(":")
+        if kind == "session":
+            return await self._store.session(value, self.now()) is not None
+        if kind == "invite":
+            invite = await self._store.invite(value)
+            return invite is not None and not invite.revoked and not invite.expired(self.now())
+        raise ValueError(f"not a credential key: {key!r}")
+
     async def token(self, token: str) -> Principal:
         """The principal a token stands for; TokenRejected if it is not valid now or is only an invite link."""
         invite = await self.live_invite(token)

@@ -13,9 +13,13 @@ A websocket is held weakly: its entry goes when the connection object is gone,
 so nobody has to unregister. Closing is only *asking* (each connection's sender
 loop sends the close frame), so `close` never waits and never fails.
 
-Limit: this is one node's registry. On a node other than the one that revoked the
-credential (`calma cluster`, several nodes behind a load balancer) connections
-stay open until they reconnect, when the handshake refuses them (4401).
+Closing at once works on the node that revoked the credential. Other nodes
+(`calma cluster`, several nodes behind a load balancer) and `calma admin
+reset-password` (another process) are covered by `run`: every
+`recheck_credentials_s` (default 30 s) each node asks the store whether the
+sessions and invites of its open websockets are still live, and closes those
+that are not. So a revoked credential's connections end at once on its node and
+within that interval everywhere.
 """
 
 from __future__ import annotations
@@ -23,14 +27,21 @@ from __future__ import annotations
 import itertools
 import logging
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+import anyio
+from anyio.abc import TaskStatus
 from starlette.websockets import WebSocket
+
+from calma.store import StoreError
 
 log = logging.getLogger(__name__)
 
 Closer = Callable[[WebSocket, str], None]  # asks this websocket's connection to close with 4401 and a reason
+
+
+CHECKED_KINDS = ("session", "invite")  # keys that name one credential the store can be asked about
 
 
 def session_key(session_hash: str) -> str:
@@ -93,6 +104,29 @@ class LiveConnections:
         if asked:
             log.info("closed connections of a revoked credential", extra={"connections": asked, "reason": reason})
         return asked
+
+    def credentials(self) -> set[str]:
+        """The keys of the single credentials (sessions, invites) open websockets were let in with."""
+        return {key for key in self._by_key if key.partition(":")[0] in CHECKED_KINDS}
+
+    async def run(
+        self,
+        still_live: Callable[[str], Awaitable[bool]],
+        interval_s: float,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Every `interval_s`, close the connections whose credential the store no longer accepts; until
+        cancelled. `still_live(key)` asks the store about one `credentials()` key."""
+        task_status.started()
+        while True:
+            await anyio.sleep(interval_s)
+            try:
+                for key in self.credentials():
+                    if not await still_live(key):
+                        self.close([key], "signed out" if key.startswith("session:") else "this link no longer works")
+            except StoreError as exc:  # the store is down for now: the next pass asks again
+                log.error("could not recheck the credentials of open connections", extra={"error": str(exc)})
 
     def _drop(self, entry_id: int) -> None:
         entry = self._entries.pop(entry_id, None)
