@@ -21,16 +21,19 @@ import anyio
 import httpx
 import pycrdt
 import pytest
+import redis as redis_client
 from pycrdt import create_sync_message
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from calma.access.live_connections import RedisRevocations
 from calma.access.sessions import SESSION_COOKIE
 from calma.studies.rooms import StudyRoom
 from tests.helpers.admin import calma_admin, create_facilitator
 from tests.helpers.api_client import Person
 from tests.helpers.lead import LEAD, server_with_lead, sign_in_lead
 from tests.helpers.live_client import LiveClient, connect_live, live_url
+from tests.helpers.redis_server import RedisProcess
 from tests.helpers.server import REPO, ServerProcess
 
 
@@ -186,3 +189,38 @@ def test_a_bad_recheck_interval_stops_the_server_with_a_message(tmp_path: Path, 
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "--recheck-credentials must be a positive number of seconds" in result.stderr
+
+
+async def test_with_redis_signing_out_everywhere_closes_the_other_nodes_connections_at_once(tmp_path: Path) -> None:
+    # Two nodes behind a load balancer: Lena's laptop is connected to node B, she signs out everywhere
+    # on node A. Node B hears it over Redis and closes the laptop's /live at once (its recheck interval
+    # here is an hour, so only the notice can do it).
+    redis = RedisProcess(tmp_path / "redis")
+    redis.start()
+    nodes: list[ServerProcess] = []
+    try:
+        for name in ("a", "b"):
+            node = ServerProcess(tmp_path / "data", extra_args=["--redis", redis.url, "--recheck-credentials", "3600"])
+            node.log_path = tmp_path / f"node-{name}.log"
+            node.start()
+            nodes.append(node)
+        node_a, node_b = nodes
+        create_facilitator(node_a.data_dir, *LEAD)
+        desktop = sign_in_lead(node_a, "Lena's desktop")
+        laptop = sign_in_lead(node_a, "Lena's laptop")
+        async with connect_live(live_url(node_b), laptop.cookie_headers) as laptop_live:
+            await laptop_live.ping()
+            # Whoever can write to Redis can already do anything; still, junk on the channel is ignored.
+            with redis_client.Redis(port=redis.port) as junk:
+                for notice in (b"not json", b"x" * 100_000, b'{"keys": 5, "reason": "x"}', b"[]"):
+                    junk.publish(RedisRevocations.CHANNEL, notice)
+            with anyio.fail_after(10):
+                while node_b.log().count("ignored a malformed revocation notice") < 4:
+                    await anyio.sleep(0.05)  # polling the node's log for a condition, bounded
+            await laptop_live.ping()  # still connected, node B still serving
+            desktop.ok("POST", "/api/session/revoke-all")
+            assert await live_closed_with(laptop_live) == (4401, "signed out everywhere")
+    finally:
+        for node in nodes:
+            node.stop()
+        redis.stop()

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 
 from calma import __version__
 from calma.access.authenticate import Authenticator
+from calma.access.live_connections import RedisRevocations
 from calma.access.live import LiveStudyEvents, StudyLiveAuthenticator, StudyProgressFeed
 from calma.access.rooms import StudyRoomAuthorizer
 from calma.access.sandbox import SandboxRooms, sandbox_guards, sandbox_rooms_for
@@ -222,6 +223,10 @@ def create_app(settings: Settings, *, store: Store | None = None, authorizer: Ro
                 # Open websockets whose session or link was revoked elsewhere close (calma.access.live_connections).
                 await tg.start(access.authenticator.connections.run, access.authenticator.credential_live,
                                settings.recheck_credentials_s)  # fmt: skip
+                if settings.redis_url:  # and at once on every node, told over Redis
+                    revocations = RedisRevocations(settings.redis_url)
+                    await tg.start(revocations.run, access.authenticator.connections)
+                    access.authenticator.connections.relay_to(revocations)
                 room_log = await start_room_log(settings, the_store, tg)
                 interact = await start_interact(settings, the_store, access, tg)
                 rooms = RoomManager(settings, room_log, tg, guards=sandbox_guards(access.sandbox, edits_guards(lambda: rooms)))

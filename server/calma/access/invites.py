@@ -109,14 +109,14 @@ async def reissue_invite(
     keys = [invite_key(old.id)]
     if old.participant_id is not None:
         keys.append(participant_sessions_key(old.participant_id))
-    connections.close(keys, "this link was re-issued; open the new one")
+    await connections.revoke(keys, "this link was re-issued; open the new one")
     return new, token_of(signer, new)
 
 
 async def revoke_invite(store: StudyStore, invite: Invite, *, now: float, connections: LiveConnections) -> Invite:
     """Revoke `invite`: its token stops working, and the websockets open with it close (4401)."""
     revoked = await store.revoke_invite(invite.id, now)
-    connections.close([invite_key(invite.id)], "this link was revoked")
+    await connections.revoke([invite_key(invite.id)], "this link was revoked")
     return revoked
 
 

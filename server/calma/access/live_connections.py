@@ -6,16 +6,17 @@ a revoked invite) would keep writing and chatting on the connections already ope
 The authenticator registers every authenticated websocket under the keys of its
 credential (`credential_keys`): its session (`session:<hash>`) and whose sessions
 they are (`participant:<id>` / `facilitator:<id>`), or its invite (`invite:<id>`).
-The paths that revoke a credential call `close(keys, reason)`: every connection
+The paths that revoke a credential call `revoke(keys, reason)`: every connection
 registered under one of the keys is asked to close with 4401 and the reason.
 
 A websocket is held weakly: its entry goes when the connection object is gone,
 so nobody has to unregister. Closing is only *asking* (each connection's sender
 loop sends the close frame), so `close` never waits and never fails.
 
-Closing at once works on the node that revoked the credential. Other nodes
-(`calma cluster`, several nodes behind a load balancer) and `calma admin
-reset-password` (another process) are covered by `run`: every
+With `--redis`, a revocation is also published on a Redis channel every node
+listens to (`RedisRevocations`), so the other nodes close theirs at once too.
+A notice can be missed (Redis away), and `calma admin reset-password` runs in
+another process: both are covered by `run`: every
 `recheck_credentials_s` (default 30 s) each node asks the store whether the
 sessions and invites of its open websockets are still live, and closes those
 that are not. So a revoked credential's connections end at once on its node and
@@ -25,10 +26,12 @@ within that interval everywhere.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskStatus
@@ -60,6 +63,12 @@ def facilitator_sessions_key(facilitator_id: str) -> str:
     return f"facilitator:{facilitator_id}"
 
 
+class Relay(Protocol):
+    async def publish(self, keys: list[str], reason: str) -> None:
+        """Tell every other node to close the connections under `keys`; never raises (the recheck is the net)."""
+        ...
+
+
 @dataclass(frozen=True)
 class _Entry:
     websocket: weakref.ref[WebSocket]
@@ -74,6 +83,7 @@ class LiveConnections:
         self._entries: dict[int, _Entry] = {}
         self._by_key: dict[str, set[int]] = {}
         self._ids = itertools.count()
+        self._relay: Relay | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -87,6 +97,17 @@ class LiveConnections:
         self._entries[entry_id] = _Entry(weakref.ref(websocket, lambda _: self._drop(entry_id)), keys, closer)
         for key in keys:
             self._by_key.setdefault(key, set()).add(entry_id)
+
+    def relay_to(self, relay: Relay) -> None:
+        """Tell the other nodes of every revocation from now on (`RedisRevocations`)."""
+        self._relay = relay
+
+    async def revoke(self, keys: Iterable[str], reason: str) -> None:
+        """A credential was revoked: close its connections here, and tell the other nodes to close theirs."""
+        keys = list(keys)
+        self.close(keys, reason)
+        if self._relay is not None:
+            await self._relay.publish(keys, reason)
 
     def close(self, keys: Iterable[str], reason: str) -> int:
         """Ask every connection registered under any of `keys` to close (4401, `reason`); how many were asked."""
@@ -138,3 +159,78 @@ class LiveConnections:
                 ids.discard(entry_id)
                 if not ids:
                     del self._by_key[key]
+
+
+MAX_NOTICE_BYTES = 4096  # a revocation notice names a few keys and a short reason
+
+
+class RedisRevocations:
+    """Revocations between nodes over one Redis pub/sub channel: `publish` tells, `run` listens and closes."""
+
+    CHANNEL = "calma:revoked"
+
+    def __init__(self, url: str, *, reconnect_s: float = 0.5) -> None:
+        import redis.asyncio as redis  # imported only by nodes that use Redis
+        from redis.exceptions import RedisError
+
+        self._redis = redis.from_url(url)
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+        self._reconnect_s = reconnect_s
+
+    async def publish(self, keys: list[str], reason: str) -> None:
+        try:
+            await self._redis.publish(self.CHANNEL, json.dumps({"keys": keys, "reason": reason}))
+        except self._errors as exc:
+            log.error("could not tell the other nodes of a revocation; their recheck closes the connections",
+                      extra={"error": str(exc)})  # fmt: skip
+
+    async def run(
+        self, connections: LiveConnections, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Close here what other nodes revoke, until cancelled; resubscribe after Redis comes back."""
+        pubsub = self._redis.pubsub()
+        try:
+            await pubsub.subscribe(self.CHANNEL)  # at startup, a Redis that does not answer is an error
+            task_status.started()
+            while True:
+                try:
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._apply(connections, message.get("data"))
+                except self._errors as exc:
+                    log.error("revocation notices from other nodes are missed until Redis is back",
+                              extra={"error": str(exc)})  # fmt: skip
+                with anyio.CancelScope(shield=True):
+                    await pubsub.aclose()
+                pubsub = await self._subscribe_again()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await pubsub.aclose()
+                await self._redis.aclose()
+
+    async def _subscribe_again(self) -> Any:
+        while True:
+            await anyio.sleep(self._reconnect_s)  # back off between attempts while Redis is away
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self.CHANNEL)
+            except self._errors:
+                with anyio.CancelScope(shield=True):
+                    await pubsub.aclose()
+                continue
+            return pubsub
+
+    @staticmethod
+    def _apply(connections: LiveConnections, data: object) -> None:
+        """Close what a notice names; a notice that is not one is logged and ignored."""
+        try:
+            if not isinstance(data, bytes | str) or len(data) > MAX_NOTICE_BYTES:
+                raise ValueError("not a notice of at most 4 KiB")
+            notice = json.loads(data)
+            keys, reason = notice["keys"], notice["reason"]
+            if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys) and isinstance(reason, str)):
+                raise ValueError("keys must be strings and the reason a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("ignored a malformed revocation notice", extra={"error": str(exc)})
+            return
+        connections.close(keys, reason[:120])

@@ -51,14 +51,14 @@ async def end_session(store: StudyStore, connection: HTTPConnection, connections
     if value:
         hashed = session_hash(value)
         await store.delete_session(hashed)
-        connections.close([session_key(hashed)], "signed out")
+        await connections.revoke([session_key(hashed)], "signed out")
 
 
 async def end_all_sessions(store: StudyStore, facilitator_id: str, connections: LiveConnections) -> int:
-    """End every session of a facilitator, on every device, and close their open websockets (4401) on this
+    """End every session of a facilitator, on every device, and close their open websockets (4401) on every
     node; how many sessions ended."""
     ended = await store.delete_sessions_of(facilitator_id)
-    connections.close([facilitator_sessions_key(facilitator_id)], "signed out everywhere")
+    await connections.revoke([facilitator_sessions_key(facilitator_id)], "signed out everywhere")
     return ended
 
 
