@@ -69,7 +69,7 @@ async def run_interop(
 def add_schema_label(doc: pycrdt.Doc, text: str, author: str) -> None:
     """Append a label with every field of shared_schema/board.json."""
     labels(doc).append(
-        pycrdt.Map({"id": uuid.uuid4().hex, "text": text, "author": author, "createdAt": float(time.time() * 1000)})
+        {"id": uuid.uuid4().hex, "text": text, "author": author, "createdAt": float(time.time() * 1000)}
     )
 
 
@@ -77,8 +77,9 @@ def labels_with_prefix(doc: pycrdt.Doc, prefix: str) -> list[dict[str, Any]]:
     """The labels whose text starts with `prefix-`, as plain dicts."""
     found = []
     for item in labels(doc):
-        if isinstance(item, pycrdt.Map) and str(item.get("text", "")).startswith(f"{prefix}-"):
-            found.append(item.to_py())
+        value = item.to_py() if isinstance(item, pycrdt.Map) else item
+        if isinstance(value, dict) and str(value.get("text", "")).startswith(f"{prefix}-"):
+            found.append(value)
     return found
 
 

@@ -21,6 +21,7 @@ from calma.hub.update_check import UpdateLimits, UpdateRefused, check_state_vect
 from tests.helpers import lib0
 
 LIMITS = UpdateLimits()
+STORED = UpdateLimits(shared_types=True)  # what a stored row (server writes among them) may hold
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
@@ -88,11 +89,17 @@ def honest_updates(draw: st.DrawFn) -> list[bytes]:
 
 @FUZZ
 @given(honest_updates())
-def test_every_update_an_honest_peer_makes_passes(updates: list[bytes]) -> None:
+def test_every_update_an_honest_peer_makes_passes_and_clients_may_not_create_shared_types(
+    updates: list[bytes],
+) -> None:
     for update in updates:
-        summary = check_update(update, LIMITS)
+        summary = check_update(update, STORED)
         assert summary.structs >= 0
         check_state_vector(pycrdt.get_state(update), LIMITS)
+        try:
+            check_update(update, LIMITS)
+        except UpdateRefused as refused:  # the one rule an honest peer's update may break: it made a Y type
+            assert "may not create shared types" in str(refused)
 
 
 @FUZZ
@@ -115,16 +122,24 @@ def test_a_lib0_structure_passes_exactly_when_its_nesting_is_within_the_limit(
 
 
 @pytest.mark.parametrize("depth", [1, 32])
-def test_shared_types_nested_within_the_limit_pass_and_decode(depth: int) -> None:
+def test_stored_shared_types_nested_within_the_limit_pass_and_decode(depth: int) -> None:
     update = lib0.nested_maps(depth)
-    assert check_update(update, LIMITS).max_depth_seen == depth
+    assert check_update(update, STORED).max_depth_seen == depth
     pycrdt.Doc().apply_update(update)
 
 
 @pytest.mark.parametrize("depth", [33, 20_000])
-def test_shared_types_nested_past_the_limit_are_refused(depth: int) -> None:
+def test_stored_shared_types_nested_past_the_limit_are_refused(depth: int) -> None:
     with pytest.raises(UpdateRefused, match="shared types nested deeper than 32"):
-        check_update(lib0.nested_maps(depth), LIMITS)
+        check_update(lib0.nested_maps(depth), STORED)
+
+
+@pytest.mark.parametrize("build", [lib0.nested_maps, lib0.origin_placed_arrays])
+def test_a_client_creating_any_shared_type_is_refused_however_it_is_placed(build: Any) -> None:
+    # Placed by origin, nesting is invisible in the update itself: only refusing client-made types is safe.
+    for depth in (1, 40_000):
+        with pytest.raises(UpdateRefused, match="may not create shared types"):
+            check_update(build(depth), LIMITS)
 
 
 @pytest.mark.parametrize("depth", [33, 1_000, 40_000, 500_000])

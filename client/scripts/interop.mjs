@@ -63,10 +63,10 @@ function parseOptions () {
 function matchingLabels (doc, prefix) {
   const found = []
   for (const entry of doc.getArray(LABELS).toArray()) {
-    if (!(entry instanceof Y.Map)) continue
-    const text = entry.get('text')
+    const get = (name) => entry instanceof Y.Map ? entry.get(name) : (entry !== null && typeof entry === 'object' ? entry[name] : undefined)
+    const text = get('text')
     if (typeof text === 'string' && text.startsWith(`${prefix}-`)) {
-      found.push({ id: entry.get('id'), text, author: entry.get('author'), createdAt: entry.get('createdAt') })
+      found.push({ id: get('id'), text, author: get('author'), createdAt: get('createdAt') })
     }
   }
   return found
@@ -128,9 +128,9 @@ async function write (opts, deadline) {
     await writer.synced
     const texts = Array.from({ length: opts.expect }, (_, i) => `${opts.text}-${i}`)
     writer.doc.transact(() => {
-      writer.doc.getArray(LABELS).push(texts.map((text) => new Y.Map(Object.entries({
+      writer.doc.getArray(LABELS).push(texts.map((text) => ({
         id: randomUUID(), text, author: opts.author, createdAt: Date.now(),
-      }))))
+      })))
     })
     // Confirm through a second connection that the hub stored and serves them.
     const checker = connect(opts, deadline)

@@ -1,6 +1,7 @@
 /**
  * Typed access to a board room's Yjs document (shared_schema/board.json):
- * the top-level Y.Array "labels" of Y.Map {id, text, author, createdAt}.
+ * the top-level Y.Array "labels" of plain objects {id, text, author, createdAt} (older rooms may hold
+ * Y.Maps: read, never written; the hub refuses shared types created by clients).
  * Remote content is untrusted: readers skip entries that do not fit the schema and report them
  * (`reportSkipped`: a console warning and a small notice on the page), never fail.
  */
@@ -18,20 +19,24 @@ export interface Label {
   readonly createdAt: number
 }
 
-type LabelMap = Y.Map<string | number>
-
 /** The room's label array (created on first access, as Yjs does for top-level types). */
-export function labelsArray (doc: Y.Doc): Y.Array<LabelMap> {
-  return doc.getArray<LabelMap>(LABELS_KEY)
+export function labelsArray (doc: Y.Doc): Y.Array<unknown> {
+  return doc.getArray<unknown>(LABELS_KEY)
+}
+
+/** One field of an entry: a plain object's, or a Y.Map's (rooms written before labels were plain). */
+function field (entry: unknown, name: string): unknown {
+  if (entry instanceof Y.Map) return entry.get(name)
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined
+  return Object.prototype.hasOwnProperty.call(entry, name) ? (entry as Record<string, unknown>)[name] : undefined
 }
 
 /** Convert one array entry to a Label, or undefined when it does not fit the schema. */
 export function toLabel (entry: unknown): Label | undefined {
-  if (!(entry instanceof Y.Map)) return undefined
-  const id: unknown = entry.get('id')
-  const text: unknown = entry.get('text')
-  const author: unknown = entry.get('author')
-  const createdAt: unknown = entry.get('createdAt')
+  const id: unknown = field(entry, 'id')
+  const text: unknown = field(entry, 'text')
+  const author: unknown = field(entry, 'author')
+  const createdAt: unknown = field(entry, 'createdAt')
   if (typeof text !== 'string' || typeof author !== 'string') return undefined
   return {
     id: typeof id === 'string' ? id : '',
@@ -68,8 +73,7 @@ export function addLabel (doc: Y.Doc, text: string, author: string): Label {
     throw new RangeError(`author must be 1-${MAX_AUTHOR_LENGTH} characters`)
   }
   const label: Label = { id: randomId(), text: cleanText, author: cleanAuthor, createdAt: Date.now() }
-  const map: LabelMap = new Y.Map<string | number>(Object.entries(label))
-  labelsArray(doc).push([map])
+  labelsArray(doc).push([{ ...label }])
   return label
 }
 

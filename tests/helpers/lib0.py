@@ -125,3 +125,20 @@ def any_under_item(parent: tuple[int, int], value: bytes, *, key: str = "x", cli
     parent_id = var_uint(parent[0]) + var_uint(parent[1])
     struct_bytes = bytes([CONTENT_ANY | HAS_PARENT_SUB]) + var_uint(0) + parent_id + var_string(key) + var_uint(1) + value
     return var_uint(1) + var_uint(1) + var_uint(client) + var_uint(0) + struct_bytes + var_uint(0)
+
+
+HAS_ORIGIN = 0x80
+CONTENT_DELETED = 1
+
+
+def origin_placed_arrays(depth: int, *, client: int = 78, root: str = "cards") -> bytes:
+    """`depth` Y.Arrays, each inside the last, where every inner one is placed after a deleted filler item by
+    its origin, so the update never names its parent: nesting a walker cannot see without the document."""
+    structs = bytearray(bytes([CONTENT_TYPE]) + var_uint(1) + var_string(root) + var_uint(0))
+    count = 1
+    for level in range(1, depth):
+        parent_clock = 2 * (level - 1)
+        structs += bytes([CONTENT_DELETED]) + var_uint(0) + var_uint(client) + var_uint(parent_clock) + var_uint(1)
+        structs += bytes([CONTENT_TYPE | HAS_ORIGIN]) + var_uint(client) + var_uint(parent_clock + 1) + var_uint(0)
+        count += 2
+    return var_uint(1) + var_uint(count) + var_uint(client) + var_uint(0) + bytes(structs) + var_uint(0)

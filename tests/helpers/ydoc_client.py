@@ -80,7 +80,7 @@ def labels(doc: pycrdt.Doc) -> pycrdt.Array:
 
 
 def add_label(doc: pycrdt.Doc, text: str, author: str = "test") -> None:
-    labels(doc).append(pycrdt.Map({"id": text, "text": text, "author": author, "createdAt": 0.0}))
+    labels(doc).append({"id": text, "text": text, "author": author, "createdAt": 0.0})  # a plain value, as the client
 
 
 def label_texts(doc: pycrdt.Doc) -> list[str]:

@@ -1,11 +1,11 @@
 """The guard of a group's edits room: every client update is checked for what it does before it is stored.
 
 The update is applied to a copy of the room's document, never to the document
-itself. It is refused (the connection closes with EDIT_REFUSED, 4422, or
-DOCUMENT_TOO_LARGE, 4413, naming what was refused) when:
+itself (`Room.try_update`, which already refuses, with 4400, an update that
+fails to integrate or leaves anything pending). It is refused (the connection
+closes with EDIT_REFUSED, 4422, or DOCUMENT_TOO_LARGE, 4413, naming what was
+refused) when:
 
-- it leaves anything pending (structs or deletions whose dependencies the room
-  does not have: they would apply later, unchecked);
 - the resulting document breaks the schema (`calma.canvas.edits.problems`);
 - the document would grow past `edits.MAX_BYTES`, or this person's additions
   past `edits.MAX_BYTES_PER_PERSON` (counted while the room is loaded);
@@ -33,8 +33,7 @@ from calma.canvas.board import CARDS, HINTS
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.connection import Connection
 from calma.hub.guard import GuardFactory, UpdateGuard
-from calma.hub.protocol import ProtocolError, Reader
-from calma.hub.room import Room, apply_to_copy
+from calma.hub.room import Room
 from calma.hub.rooms import RoomManager
 from calma.live.control_state import control_room_name, read_state
 from calma.studies.rooms import RoomKind, StudyRoom, parse_study_room
@@ -46,34 +45,6 @@ EDITING_SEGMENT = "discuss"  # segment 4: the only one in which definitions chan
 
 def _refused(reason: str) -> RoomClosed:
     return RoomClosed(CloseCode.EDIT_REFUSED, reason)
-
-
-def _state(encoded: bytes) -> dict[int, int]:
-    """A v1 state vector as client → clock."""
-    reader = Reader(encoded)
-    state = {}
-    for _ in range(reader.var_uint()):
-        client = reader.var_uint()
-        state[client] = reader.var_uint()
-    reader.expect_end()
-    return state
-
-
-def _left_over(update: bytes, state: bytes) -> tuple[int, list[tuple[int, int, int]]]:
-    """What of `update` a document with `state` does not cover: how many clients' structs (none, once the update
-    is integrated), and the update's delete set as (client, clock, length). A state vector of an update names only
-    clients whose structs start at clock 0, so the update's diff against the document's state is what tells."""
-    reader = Reader(pycrdt.get_update(update, state))
-    clients = reader.var_uint()
-    if clients:
-        return clients, []
-    ranges = []
-    for _ in range(reader.var_uint()):
-        client = reader.var_uint()
-        for _ in range(reader.var_uint()):
-            ranges.append((client, reader.var_uint(), reader.var_uint()))
-    reader.expect_end()
-    return 0, ranges
 
 
 class EditsGuard:
@@ -99,8 +70,7 @@ class EditsGuard:
                 subscriptions.append(copy.get(name, type=pycrdt.Map).observe_deep(
                     lambda found, *_, name=name: events.extend((name, event) for event in found)))
 
-        copy = apply_to_copy(room.doc, update, prepare=collect_events)
-        self._no_pending(update, copy)
+        copy = room.try_update(update, prepare=collect_events)  # refuses what fails or leaves anything pending
         problem = edits.problems(copy)
         if problem is not None:
             raise _refused(f"refused: {problem}")
@@ -113,19 +83,6 @@ class EditsGuard:
                              f"you have added {edits.MAX_BYTES_PER_PERSON} bytes to this board already")
         await self._allowed(connection, events)
         self._added[who.key] = grown
-
-    def _no_pending(self, update: bytes, copy: pycrdt.Doc) -> None:
-        try:
-            state = copy.get_state()
-            have = _state(state)
-            missing, deletes = _left_over(update, state)
-        except (ProtocolError, ValueError) as exc:
-            raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not decode: {exc}") from exc
-        if missing:
-            raise _refused("refused: the update depends on changes the room does not have (pending)")
-        for client, clock, length in deletes:
-            if have.get(client, 0) < clock + length:
-                raise _refused("refused: the update deletes what the room does not have (pending)")
 
     async def _allowed(self, connection: Connection, events: list[tuple[str, Any]]) -> None:
         """The changes themselves: each one must be this connection's to make."""

@@ -8,6 +8,7 @@ connections. The room is served only after it has been rebuilt from the store.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 
 import anyio
@@ -18,6 +19,7 @@ from calma.hub.awareness import MAX_AWARENESS_DEPTH, AwarenessRelay, awareness_s
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.hub.connection import Connection
 from calma.hub.guard import UpdateGuard
+from calma.hub.trial import apply_to_copy, state_vector
 from calma.hub.update_check import UpdateRefused, check_state_vector, check_update
 from calma.hub.protocol import (
     AuthMessage,
@@ -44,25 +46,9 @@ EMPTY_UPDATE = b"\x00\x00"
 AWARENESS_FRAMES_PER_S = 5000
 
 
-def apply_to_copy(
-    doc: pycrdt.Doc, update: bytes, *, prepare: Callable[[pycrdt.Doc], object] | None = None
-) -> pycrdt.Doc:
-    """A copy of `doc` with a client's `update` applied: how an update is tried before it is stored.
-
-    Yrs refuses some updates that decode (a parent that is not a shared type, say) only while integrating
-    them, and such an update, once stored, would break the room at every load. `prepare` runs on the copy
-    before the update (a guard subscribes to its changes there). Raises RoomClosed (4400) on a refusal.
-    The hub tries every update to an unguarded room this way; a room's guard calls it itself.
-    """
-    copy = pycrdt.Doc()
-    copy.apply_update(doc.get_update())
-    if prepare is not None:
-        prepare(copy)
-    try:
-        copy.apply_update(update)
-    except Exception as exc:  # Yrs reports integration failures as ValueError or RuntimeError
-        raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update does not apply to this document: {exc}") from exc
-    return copy
+def _new_client_id() -> int:
+    """A random Yjs client id that a JavaScript client can hold (53 bits)."""
+    return secrets.randbits(53)
 
 
 class Room:
@@ -101,6 +87,12 @@ class Room:
         self._broken: Exception | None = None
         self._guard = guard
         self._guard_lock = anyio.Lock()
+        # Client updates this node stored but has not applied yet (with Redis, until read back): trials include them.
+        self._unapplied: dict[bytes, int] = {}
+        # The server writes under one client id per room and node (a fresh id per write would grow every state
+        # vector without end), one write at a time so that no two writes take the same clock.
+        self._server_client_id = _new_client_id()
+        self._server_write_lock = anyio.Lock()
 
     # -- lifecycle -------------------------------------------------------
 
@@ -245,7 +237,8 @@ class Room:
                 connection.send(encode_auth_denied("read-only connection: document updates are dropped"))
             return
         try:
-            check_update(update, self._limits.updates)  # bounded and iterative: before any byte reaches Yrs
+            # Bounded and iterative, before any byte reaches Yrs; types the room holds may be echoed back.
+            check_update(update, self._limits.updates, known=state_vector(self.doc.get_state()))
         except UpdateRefused as exc:
             raise RoomClosed(CloseCode.MALFORMED_MESSAGE, f"update refused: {exc}") from exc
         except ProtocolError as exc:
@@ -260,18 +253,30 @@ class Room:
                 f"update would make the document exceed {self._limits.max_document_bytes} bytes",
             )
         if self._guard is None:
-            apply_to_copy(self.doc, update)
+            self.try_update(update)
             await self._store_update(update, connection)
             return
         async with self._guard_lock:  # the guard sees every update accepted before this one
             await self._guard.check(self, connection, update)
             await self._store_update(update, connection)
 
+    def try_update(self, update: bytes, *, prepare: Callable[[pycrdt.Doc], object] | None = None) -> pycrdt.Doc:
+        """This document, with the updates accepted but not applied yet and then `update`, as a copy
+        (`calma.hub.trial.apply_to_copy`: raises RoomClosed if the update fails or leaves anything pending)."""
+        return apply_to_copy(self.doc, update, unapplied=list(self._unapplied), prepare=prepare)
+
     async def _store_update(self, update: bytes, connection: Connection) -> None:
+        self._unapplied[update] = self._unapplied.get(update, 0) + 1
         try:
             await self._log.append(self.name, update, connection)
         except StoreError as exc:
+            self._forget_unapplied(update)
             raise RoomClosed(CloseCode.INTERNAL_ERROR, "could not store the update; reconnect to retry") from exc
+
+    def _forget_unapplied(self, update: bytes) -> None:
+        count = self._unapplied.pop(update, 0)
+        if count > 1:
+            self._unapplied[update] = count - 1
 
     async def write_as_server(self, change: Callable[[pycrdt.Doc], None]) -> bytes:
         """Make a change as the server (e.g. to a server-authored control document), durably.
@@ -280,23 +285,31 @@ class Room:
         same way as a client's: stored first, then applied here and relayed to
         every connection. Returns the update (empty if the change did nothing).
         """
-        copy = pycrdt.Doc()
-        copy.apply_update(self.doc.get_update())
-        updates: list[bytes] = []
-        subscription = copy.observe(lambda event: updates.append(event.update))
-        try:
-            with copy.transaction():
-                change(copy)
-        finally:
-            copy.unobserve(subscription)
-        if not updates:
-            return b""
-        update = pycrdt.merge_updates(*updates) if len(updates) > 1 else updates[0]
-        await self._log.append(self.name, update, None)
-        return update
+        async with self._server_write_lock:
+            client_id = self._server_client_id
+            copy = pycrdt.Doc(client_id=client_id)
+            copy.apply_update(self.doc.get_update())
+            updates: list[bytes] = []
+            subscription = copy.observe(lambda event: updates.append(event.update))
+            try:
+                with copy.transaction():
+                    change(copy)
+            finally:
+                copy.unobserve(subscription)
+            if not updates:
+                return b""
+            update = pycrdt.merge_updates(*updates) if len(updates) > 1 else updates[0]
+            written_upto = state_vector(copy.get_state()).get(client_id, 0)
+            await self._log.append(self.name, update, None)
+            if state_vector(self.doc.get_state()).get(client_id, 0) < written_upto:
+                # Not applied here yet (a slow read-back from Redis): the next write must not take the same clocks.
+                self._server_client_id = _new_client_id()
+            return update
 
     def deliver(self, update_id: int, update: bytes, origin: object | None) -> None:
         """The log delivers a durable update, in log order: apply it, then relay it."""
+        if update in self._unapplied:
+            self._forget_unapplied(update)
         try:
             self.doc.apply_update(update)
         except Exception as exc:  # ValueError or RuntimeError from Yrs: the document can no longer be trusted

@@ -9,7 +9,8 @@ and every count, length, depth and size is checked against `UpdateLimits` as it
 is read, so a hostile frame costs at most one pass over its own bytes.
 
 What is refused: truncated or trailing bytes; struct kinds and type refs Yjs
-does not define; sub-documents (`ContentDoc`: no room uses them); `Any` values
+does not define; sub-documents (`ContentDoc`: no room uses them); shared types
+created by a client (`ContentType`; stored rows may hold them); `Any` values
 nested deeper than `max_depth` (also inside JSON text of `ContentJSON`,
 `ContentEmbed` and `ContentFormat`); strings and binaries over their limits;
 more structs, `Any` values, clients or delete ranges than allowed; clocks and
@@ -19,6 +20,7 @@ changes: a room's `UpdateGuard` decides that (`calma.hub.guard`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from calma.hub.protocol import ProtocolError, Reader
@@ -72,18 +74,24 @@ class UpdateRefused(ProtocolError):
 class UpdateLimits:
     """How much one update may hold. The defaults fit any board edit and refuse what only an attack sends."""
 
+    # Whether the update may create shared types (Y.Map, Y.Array, Y.Text, XML) as items. Clients may not: every
+    # type a client's document needs is created by the server (the edits room's definitions) or is a root, and a
+    # type placed beside a sibling hides how deeply it is nested, which readers (and Yrs's own delete) recurse
+    # through. Stored rows (server writes among them) may.
+    shared_types: bool = False
     max_depth: int = 32  # nesting of Any arrays/objects (and of JSON text in JSON/embed/format content)
     max_string_bytes: int = 256 * 1024
     max_binary_bytes: int = 256 * 1024
     max_structs: int = 100_000
     max_any_values: int = 100_000
-    max_clients: int = 10_000
+    max_clients: int = 100_000  # every server write of a room's past may have its own client id
     max_delete_ranges: int = 100_000
 
     def scaled_for(self, byte_size: int) -> UpdateLimits:
         """Limits for a stored snapshot or merged log of `byte_size` bytes: sizes and counts may grow with the
         document (Yrs squashes runs of text into one string), the nesting depth may not."""
         return UpdateLimits(
+            shared_types=True,
             max_depth=self.max_depth,
             max_string_bytes=max(self.max_string_bytes, byte_size),
             max_binary_bytes=max(self.max_binary_bytes, byte_size),
@@ -107,9 +115,10 @@ class UpdateSummary:
 class _Walker:
     """One pass over one update; holds the running counts."""
 
-    def __init__(self, data: bytes, limits: UpdateLimits) -> None:
+    def __init__(self, data: bytes, limits: UpdateLimits, known: Mapping[int, int] | None = None) -> None:
         self.reader = Reader(data)
         self.limits = limits
+        self.known = known or {}
         self.structs = 0
         self.any_values = 0
         self.delete_ranges = 0
@@ -286,6 +295,9 @@ class _Walker:
                 self.string("map key")
         kind = info & 0x1F
         if kind == CONTENT_TYPE:
+            if not self.limits.shared_types and item_id[1] >= self.known.get(item_id[0], 0):
+                raise UpdateRefused("clients may not create shared types here (Y.Map, Y.Array, Y.Text, XML); "
+                                    "write plain values")
             depth += 1
             if depth > self.limits.max_depth:
                 raise UpdateRefused(f"shared types nested deeper than {self.limits.max_depth} levels")
@@ -356,9 +368,13 @@ def json_depth(text: str, stop_past: int) -> int:
     return deepest
 
 
-def check_update(update: bytes, limits: UpdateLimits) -> UpdateSummary:
-    """Walk a v1 update once; return its counts, or raise ProtocolError (UpdateRefused for limits)."""
-    walker = _Walker(update, limits)
+def check_update(update: bytes, limits: UpdateLimits, known: Mapping[int, int] | None = None) -> UpdateSummary:
+    """Walk a v1 update once; return its counts, or raise ProtocolError (UpdateRefused for limits).
+
+    `known` is the room's state vector (client id → next clock): a shared type the room already holds may come
+    back in a client's update (a sync step 2 answering a state vector from before a server write echoes it), and
+    Yrs skips it; only types the room does not have yet count as created by the client."""
+    walker = _Walker(update, limits, known)
     walker.structs_section()
     walker.delete_set()
     walker.reader.expect_end()
