@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskStatus
 
+from calma.access.addresses import client_network
 from calma.hub.close_codes import CloseCode, RoomClosed
 from calma.config import Settings
 from calma.hub.guard import GuardFactory, UpdateGuard, no_guards
@@ -92,19 +93,6 @@ class SandboxLimits:
     def sweep_interval_s(self) -> float:
         """How often old rooms are looked for: a quarter of the lifetime, at most every 5 minutes."""
         return max(0.2, min(300.0, self.lifetime_s / 4))
-
-
-def address_key(host: str | None) -> str:
-    """One bucket per client address; IPv6 addresses count per /64 (one host usually has the whole /64)."""
-    if host is None:
-        return "unknown"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 class _Bucket:
@@ -175,7 +163,7 @@ class SandboxRooms:
                 CloseCode.DOCUMENT_TOO_LARGE, f"a sandbox room holds at most {self.limits.max_room_bytes} bytes"
             )
         client = connection.websocket.client
-        self._take(address_key(None if client is None else client.host), size)
+        self._take(client_network(None if client is None else client.host), size)
         applies()
         await self._record_write(room.name)
 

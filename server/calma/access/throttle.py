@@ -22,12 +22,13 @@ restarts), or memory (`MemoryCounters`) where there is no store.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
+
+from calma.access.addresses import client_network
 
 ADDRESS_FREE_FACTOR = 4
 FORGET_AFTER_S = 3600.0
@@ -145,18 +146,8 @@ def account_key(email: str) -> str:
 
 
 def address_key(address: str | None) -> str:
-    """The key of a client address: an IPv6 address counts per /64 (one host usually holds a whole /64)."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        network = address or "unknown"
-    else:
-        if isinstance(ip, ipaddress.IPv6Address):
-            mapped = ip.ipv4_mapped
-            network = str(mapped) if mapped is not None else str(ipaddress.IPv6Network((ip, 64), strict=False))
-        else:
-            network = str(ip)
-    return "address:" + hashlib.sha256(network.encode("utf-8")).hexdigest()
+    """The key of a client address: its network (`client_network`: an IPv6 address counts per /64), hashed."""
+    return "address:" + hashlib.sha256(client_network(address).encode("utf-8")).hexdigest()
 
 
 class SignInThrottle:
