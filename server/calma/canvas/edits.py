@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pycrdt
 
@@ -110,34 +111,34 @@ def problems(doc: pycrdt.Doc) -> str | None:
 # -- reading (skips what does not fit) --------------------------------------------------------------
 
 
-def read_moves(doc: pycrdt.Doc) -> dict[str, Move]:
-    moves = doc.get(MOVES, type=pycrdt.Map)
+T = TypeVar("T")
+
+
+def _read(doc: pycrdt.Doc, name: str, parse: Callable[[Any], T | None]) -> dict[str, T]:
+    """The entries of the top-level map `name` that `parse` accepts, by key; the others are skipped."""
+    entries = doc.get(name, type=pycrdt.Map)
     found = {}
-    for key in list(moves.keys()):
-        move = move_of(moves.get(key))
-        if move is not None:
-            found[key] = move
+    for key in list(entries.keys()):
+        value = parse(entries.get(key))
+        if value is not None:
+            found[key] = value
     return found
+
+
+def _definition_of(value: Any) -> str | None:
+    return str(value)[:MAX_DEFINITION] if isinstance(value, pycrdt.Text) else None
+
+
+def read_moves(doc: pycrdt.Doc) -> dict[str, Move]:
+    return _read(doc, MOVES, move_of)
 
 
 def read_decisions(doc: pycrdt.Doc) -> dict[str, Decision]:
-    hints = doc.get(HINTS, type=pycrdt.Map)
-    found = {}
-    for key in list(hints.keys()):
-        decision = decision_of(hints.get(key))
-        if decision is not None:
-            found[key] = decision
-    return found
+    return _read(doc, HINTS, decision_of)
 
 
 def read_definitions(doc: pycrdt.Doc) -> dict[str, str]:
-    definitions = doc.get(DEFINITIONS, type=pycrdt.Map)
-    found = {}
-    for key in list(definitions.keys()):
-        text = definitions.get(key)
-        if isinstance(text, pycrdt.Text):
-            found[key] = str(text)[:MAX_DEFINITION]
-    return found
+    return _read(doc, DEFINITIONS, _definition_of)
 
 
 # -- writing (the server's, on the copy that Room.write_as_server hands over) -----------------------
